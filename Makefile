@@ -1,0 +1,27 @@
+# Quick start: `make run` serves on the embedded defaults, `make test` runs the tests.
+VENV := .venv/bin
+
+.PHONY: run test test-slow lint bench bootstrap clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+run: bootstrap
+	$(VENV)/broadcaster serve --config config.yaml --data data
+
+# Exits non-zero when a test fails and when no test ran (pytest exit code 5).
+test: bootstrap
+	$(VENV)/python -m pytest -m "not slow" -q
+
+test-slow: bootstrap
+	$(VENV)/python -m pytest -m slow -q
+
+lint: bootstrap
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+bench: bootstrap
+	$(VENV)/python -m benchmarks
+
+clean:
+	rm -rf data .pytest_cache

@@ -1,0 +1,1 @@
+"""Audio: text normalization, synthesis, rendering, caching and playback sinks."""

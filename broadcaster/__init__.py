@@ -1,0 +1,1 @@
+"""broadcaster: domain, planning, persistence, scheduling, client and CLI."""

@@ -1,0 +1,1 @@
+"""Playback client: sync, cache and playback loop for one loudspeaker."""

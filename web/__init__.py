@@ -1,0 +1,1 @@
+"""Web panel and device API (Flask)."""
