@@ -1,0 +1,262 @@
+"""Text to speech: the `Synthesizer` protocol and the pyttsx3/espeak-ng implementation."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import subprocess
+import sys
+import threading
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+from audio.errors import AudioError, SynthesisError, UnknownVoice
+
+DEFAULT_VOICE = "sit/cmn-latn-pinyin"
+# espeak-ng reads a Han character in about 52 / rate seconds (rate in words per minute).
+SECONDS_PER_HAN_AT_RATE_1 = 52.0
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_PAUSE = re.compile(r"[，。！？；：、,.!?;:\n]")
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """An installed voice: `id` is what `Synthesizer.synthesize` takes."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechRequest:
+    """What to say and how. `rate` is in words per minute, `volume` in 0..1."""
+
+    text: str
+    voice: str = DEFAULT_VOICE
+    rate: int = 160
+    volume: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClipCheck:
+    """Measurements of a synthesized clip that passed the checks."""
+
+    duration_s: float
+    rms_dbfs: float
+    sample_rate: int
+
+
+class Synthesizer(Protocol):
+    """Turns text into a mono 16-bit WAV file; raises `SynthesisError` on any failure."""
+
+    @property
+    def engine_id(self) -> str:
+        """Engine name and version, e.g. 'pyttsx3-2.99/espeak-ng-1.51' (part of the cache key)."""
+        ...
+
+    def voices(self) -> Sequence[Voice]:
+        """The voices this engine can use."""
+        ...
+
+    def resolve_voice(self, voice: str) -> str:
+        """The full id for `voice`, or `UnknownVoice`."""
+        ...
+
+    def synthesize(self, request: SpeechRequest, out_path: Path) -> ClipCheck:
+        """Write the speech for `request` to `out_path` (WAV); return the checked measurements."""
+        ...
+
+
+def expected_duration_s(text: str, rate: int) -> tuple[float, float]:
+    """A plausible (low, high) band for the spoken duration of normalized `text` at `rate`."""
+    han = len(_HAN.findall(text))
+    pauses = len(_PAUSE.findall(text))
+    per_han = SECONDS_PER_HAN_AT_RATE_1 / rate
+    other = sum(1 for ch in text if ch.isalnum() and not _HAN.match(ch))
+    nominal = per_han * han + per_han * 0.5 * other
+    low = 0.4 * nominal
+    high = 2.0 * nominal + 0.6 * pauses + 1.0
+    return low, high
+
+
+def check_clip(path: Path, text: str, rate: int) -> ClipCheck:
+    """Check a synthesized WAV: parses, mono 16-bit, not silent, duration plausible for `text`."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, sample_rate = (
+                wav.getnchannels(),
+                wav.getsampwidth(),
+                wav.getframerate(),
+            )
+            frames = wav.readframes(wav.getnframes())
+    except FileNotFoundError:
+        raise SynthesisError(text, "the engine wrote no file") from None
+    except (wave.Error, EOFError) as exc:
+        raise SynthesisError(text, f"the engine wrote an unreadable WAV ({exc})") from exc
+    if channels != 1 or width != 2:
+        raise SynthesisError(text, f"expected mono 16-bit, got {channels} ch x {8 * width} bit")
+    count = len(frames) // 2
+    if count == 0:
+        raise SynthesisError(text, "the engine wrote an empty clip")
+    import numpy as np  # heavy import kept out of module import time
+
+    samples = np.frombuffer(frames[: 2 * count], dtype="<i2").astype(np.float64) / 32768.0
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    rms_dbfs = 20 * math.log10(rms) if rms > 0 else -math.inf
+    if rms_dbfs < -50.0:
+        raise SynthesisError(text, f"the clip is silent (RMS {rms_dbfs:.1f} dBFS)")
+    duration_s = count / sample_rate
+    low, high = expected_duration_s(text, rate)
+    if not low <= duration_s <= high:
+        raise SynthesisError(
+            text,
+            f"implausible duration {duration_s:.2f} s for {len(text)} characters at rate {rate} "
+            f"(expected {low:.2f} to {high:.2f} s)",
+        )
+    return ClipCheck(duration_s=duration_s, rms_dbfs=rms_dbfs, sample_rate=sample_rate)
+
+
+class Pyttsx3Synthesizer:
+    """pyttsx3 on espeak-ng, one short-lived process per clip.
+
+    A spare worker process is started ahead of time so that interpreter start-up and
+    the pyttsx3 import are off the critical path. Thread-safe; call `close()` when done.
+    """
+
+    def __init__(self, *, timeout_s: float = 30.0, prestart: bool = True) -> None:
+        self._timeout_s = timeout_s
+        self._prestart = prestart
+        self._lock = threading.Lock()
+        self._spare: subprocess.Popen[bytes] | None = None
+        self._closed = False
+
+    # -- process management -------------------------------------------------
+    @staticmethod
+    def _spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "audio.tts_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+
+    def _take_worker(self) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._closed:
+                raise AudioError("synthesizer is closed")
+            worker = self._spare if self._spare and self._spare.poll() is None else None
+            if worker is None and self._spare is not None:
+                self._reap(self._spare)
+            self._spare = self._spawn() if self._prestart else None
+        return worker or self._spawn()
+
+    @staticmethod
+    def _reap(proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+    def close(self) -> None:
+        """Stop the spare worker."""
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            # Closing stdin lets the idle worker exit on its own.
+            try:
+                spare.communicate(input=b"", timeout=5)
+            except subprocess.TimeoutExpired:
+                self._reap(spare)
+
+    def __enter__(self) -> Pyttsx3Synthesizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, request: dict[str, object], timeout_s: float, text: str) -> dict[str, object]:
+        worker = self._take_worker()
+        payload = (json.dumps(request) + "\n").encode("utf-8")
+        try:
+            out, err = worker.communicate(input=payload, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._reap(worker)
+            raise SynthesisError(
+                text, f"the engine did not finish within {timeout_s:.0f} s"
+            ) from None
+        lines = out.decode("utf-8", "replace").strip().splitlines()
+        if worker.returncode != 0 or not lines:
+            tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise SynthesisError(text, f"the engine process failed ({tail[0]})")
+        reply: dict[str, object] = json.loads(lines[-1])
+        if not reply.get("ok"):
+            raise SynthesisError(text, str(reply.get("reason", "unknown failure")))
+        return reply
+
+    # -- Synthesizer ----------------------------------------------------------
+    @functools.cached_property
+    def engine_id(self) -> str:
+        return f"pyttsx3-{metadata.version('pyttsx3')}/espeak-ng-{espeak_version()}"
+
+    def voices(self) -> Sequence[Voice]:
+        return self._voices
+
+    @functools.cached_property
+    def _voices(self) -> tuple[Voice, ...]:
+        reply = self._call({"op": "voices"}, self._timeout_s, "(voice list)")
+        raw = reply["voices"]
+        assert isinstance(raw, list)
+        return tuple(Voice(v["id"], v["name"], tuple(v["languages"])) for v in raw)
+
+    def resolve_voice(self, voice: str) -> str:
+        ids = [v.id for v in self._voices]
+        if voice in ids:
+            return voice
+        # pyttsx3 silently falls back to another voice for a bare name: resolve it here.
+        matches = [i for i in ids if i.rsplit("/", 1)[-1] == voice]
+        if len(matches) == 1:
+            return matches[0]
+        hint = ", ".join(i for i in ids if "cmn" in i or "yue" in i) or ", ".join(ids[:5])
+        raise UnknownVoice(f"unknown voice {voice!r} (Chinese voices here: {hint})")
+
+    def synthesize(self, request: SpeechRequest, out_path: Path) -> ClipCheck:
+        if not request.text.strip():
+            raise SynthesisError(request.text, "nothing to say")
+        voice = self.resolve_voice(request.voice)
+        timeout_s = self._timeout_s + 0.5 * len(request.text)
+        out_path.unlink(missing_ok=True)
+        self._call(
+            {
+                "op": "synth",
+                "text": request.text,
+                "voice": voice,
+                "rate": request.rate,
+                "volume": request.volume,
+                "path": str(out_path),
+                "timeout_s": timeout_s,
+            },
+            timeout_s + 5.0,
+            request.text,
+        )
+        return check_clip(out_path, request.text, request.rate)
+
+
+@functools.cache
+def espeak_version() -> str:
+    """The installed espeak-ng version, e.g. '1.51'."""
+    try:
+        out = subprocess.run(
+            ["espeak-ng", "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise AudioError(f"espeak-ng is not available: {exc}") from exc
+    match = re.search(r"text-to-speech:\s*(\S+)", out)
+    return match.group(1) if match else out.strip()[:40]

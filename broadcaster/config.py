@@ -1,0 +1,371 @@
+"""Load `config.yaml` into a typed, validated `Settings` (the deployment's seed and settings).
+
+Every error is a `ConfigError` naming the file, the key path and what was expected.
+Cross-references (a schedule naming an unknown program...) are checked by
+`broadcaster.checks`, which lists every problem at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from audio.render import RenderSettings
+from broadcaster.errors import ConfigError, ValidationError
+from broadcaster.models import (
+    Area,
+    Message,
+    Program,
+    Route,
+    Schedule,
+    Speaker,
+    Stop,
+    User,
+    VoiceSettings,
+)
+from broadcaster.yamlload import Node, read_yaml
+
+T = TypeVar("T")
+
+WEEKDAY_NAMES = {
+    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
+    "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6, "周天": 6,
+}  # fmt: skip
+WEEKDAY_SETS = {
+    "daily": frozenset(range(7)),
+    "每天": frozenset(range(7)),
+    "workdays": frozenset(range(5)),
+    "工作日": frozenset(range(5)),
+    "weekends": frozenset({5, 6}),
+    "周末": frozenset({5, 6}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How `broadcaster serve` runs and how it judges speakers."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    heartbeat_s: int = 30
+    offline_after_missed: int = 3
+    prerender_hours: int = 36
+    long_poll_max_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole deployment as read from the configuration file."""
+
+    source: Path
+    name: str
+    zone: ZoneInfo
+    default_voice: VoiceSettings
+    render: RenderSettings
+    selftest_text: str
+    server: ServerSettings
+    lexicon: Mapping[str, str]
+    areas: tuple[Area, ...] = ()
+    speakers: tuple[Speaker, ...] = ()
+    messages: tuple[Message, ...] = ()
+    programs: tuple[Program, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    users: tuple[User, ...] = ()
+    default_window: tuple[dt.time, dt.time] = (dt.time(7), dt.time(19))
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+TOP_KEYS = {
+    "deployment", "audio", "server", "lexicon", "areas", "speakers", "messages",
+    "programs", "schedules", "users",
+}  # fmt: skip
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the configuration file at `path`."""
+    root = Node(read_yaml(path), path)
+    if root.value is None:
+        root.fail("a mapping with at least `deployment`")
+    top = root.mapping(TOP_KEYS)
+    deployment = root.get("deployment")
+    deployment.mapping({"name", "timezone", "default_window"})
+    zone = _zone(deployment.get("timezone"))
+    window = _window(deployment.get("default_window", {}))
+    default_voice, render, selftest = _audio(root.get("audio", {}))
+    lexicon = _lexicon(root.get("lexicon", {}))
+    render = dataclasses.replace(render, lexicon=lexicon)
+    return Settings(
+        source=path,
+        name=deployment.get("name").str(),
+        zone=zone,
+        default_voice=default_voice,
+        render=render,
+        selftest_text=selftest,
+        server=_server(root.get("server", {})),
+        lexicon=lexicon,
+        areas=tuple(_areas(root.get("areas", []), None)),
+        speakers=tuple(_speaker(n) for n in _list(top, "speakers")),
+        messages=tuple(_message(n, default_voice) for n in _list(top, "messages")),
+        programs=tuple(_program(n) for n in _list(top, "programs")),
+        schedules=tuple(_schedule(n, window) for n in _list(top, "schedules")),
+        users=tuple(_user(n) for n in _list(top, "users")),
+        default_window=window,
+    )
+
+
+def _list(top: dict[str, Node], key: str) -> list[Node]:
+    node = top.get(key)
+    return list(node.items()) if node is not None else []
+
+
+def _built(node: Node, build: type[T], **kwargs: Any) -> T:
+    """Construct a model; its own validation errors become ConfigErrors at `node`'s path."""
+    try:
+        return build(**kwargs)
+    except ValidationError as exc:
+        raise ConfigError(f"{node.file}: {node.path}: {exc}") from exc
+
+
+def _zone(node: Node) -> ZoneInfo:
+    name = node.str()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        node.fail("an IANA time zone name such as Asia/Shanghai")
+
+
+def parse_time(node: Node) -> dt.time:
+    """`HH:MM` (or `HH:MM:SS`) wall time; `24:00` is accepted as the end of the day (00:00)."""
+    text = node.str()
+    parts = text.replace("：", ":").split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        hour, minute = int(parts[0]), int(parts[1])
+        second = int(parts[2]) if len(parts) == 3 else 0
+        if (hour, minute, second) == (24, 0, 0):
+            return dt.time(0, 0)
+        return dt.time(hour, minute, second)
+    except ValueError:
+        node.fail('a time of day as "HH:MM", e.g. "19:00"')
+
+
+def parse_date(node: Node) -> dt.date:
+    """A calendar date, `YYYY-MM-DD`."""
+    if isinstance(node.value, dt.date) and not isinstance(node.value, dt.datetime):
+        return node.value
+    try:
+        return dt.date.fromisoformat(node.str())
+    except ValueError:
+        node.fail('a date as "YYYY-MM-DD"')
+
+
+def parse_weekdays(node: Node) -> frozenset[int]:
+    """Weekdays as Monday=0..Sunday=6 from names (mon, 周一), or daily/workdays/weekends."""
+    if isinstance(node.value, str):
+        key = node.value.strip().lower()
+        if key in WEEKDAY_SETS:
+            return WEEKDAY_SETS[key]
+        node.fail("a list of weekdays (mon..sun) or one of " + ", ".join(WEEKDAY_SETS))
+    days = set()
+    for item in node.items():
+        key = item.str().lower()
+        if key not in WEEKDAY_NAMES:
+            item.fail("a weekday: mon, tue, wed, thu, fri, sat, sun (or 周一..周日)")
+        days.add(WEEKDAY_NAMES[key])
+    if not days:
+        node.fail("at least one weekday")
+    return frozenset(days)
+
+
+def _window(node: Node) -> tuple[dt.time, dt.time]:
+    w = node.mapping({"start", "end"})
+    start = parse_time(w["start"]) if "start" in w else dt.time(7)
+    end = parse_time(w["end"]) if "end" in w else dt.time(19)
+    return start, end
+
+
+def _audio(node: Node) -> tuple[VoiceSettings, RenderSettings, str]:
+    allowed = {
+        "voice", "rate", "volume", "chime", "target_lufs", "true_peak_dbtp", "lead_ms",
+        "tail_ms", "max_chars", "mp3_bitrate", "selftest_text",
+    }  # fmt: skip
+    a = node.mapping(allowed)
+    voice = _built(
+        node,
+        VoiceSettings,
+        voice=a["voice"].str() if "voice" in a else "sit/cmn-latn-pinyin",
+        rate=a["rate"].int(80, 400) if "rate" in a else 160,
+        volume=a["volume"].float(0.01, 1.0) if "volume" in a else 1.0,
+        chime=a["chime"].bool() if "chime" in a else True,
+    )
+    render = RenderSettings(
+        target_lufs=a["target_lufs"].float(-40, -5) if "target_lufs" in a else -16.0,
+        true_peak_dbtp=a["true_peak_dbtp"].float(-10, 0) if "true_peak_dbtp" in a else -1.0,
+        lead_ms=a["lead_ms"].int(0, 5000) if "lead_ms" in a else 300,
+        tail_ms=a["tail_ms"].int(0, 10000) if "tail_ms" in a else 700,
+        max_chars=a["max_chars"].int(1, 10000) if "max_chars" in a else 500,
+        mp3_bitrate=a["mp3_bitrate"].str() if "mp3_bitrate" in a else "64k",
+    )
+    selftest = a["selftest_text"].str() if "selftest_text" in a else "广播测试，喇叭工作正常。"
+    return voice, render, selftest
+
+
+def _server(node: Node) -> ServerSettings:
+    s = node.mapping(set(ServerSettings.__dataclass_fields__))
+    base = ServerSettings()
+    return ServerSettings(
+        host=s["host"].str() if "host" in s else base.host,
+        port=s["port"].int(1, 65535) if "port" in s else base.port,
+        heartbeat_s=s["heartbeat_s"].int(1, 3600) if "heartbeat_s" in s else base.heartbeat_s,
+        offline_after_missed=(
+            s["offline_after_missed"].int(1, 100)
+            if "offline_after_missed" in s
+            else base.offline_after_missed
+        ),
+        prerender_hours=(
+            s["prerender_hours"].int(1, 240) if "prerender_hours" in s else base.prerender_hours
+        ),
+        long_poll_max_s=(
+            s["long_poll_max_s"].int(1, 600) if "long_poll_max_s" in s else base.long_poll_max_s
+        ),
+    )
+
+
+def _lexicon(node: Node) -> dict[str, str]:
+    return {key: child.str() for key, child in node.mapping().items()}
+
+
+def _areas(node: Node, parent: str | None) -> list[Area]:
+    out: list[Area] = []
+    for item in node.items():
+        a = item.mapping({"id", "name", "kind", "children"})
+        area = _built(
+            item,
+            Area,
+            id=item.get("id").str(),
+            name=item.get("name").str(),
+            kind=item.get("kind").str(),
+            parent_id=parent,
+        )
+        out.append(area)
+        if "children" in a:
+            out.extend(_areas(a["children"], area.id))
+    return out
+
+
+def _stop(node: Node) -> Stop:
+    if isinstance(node.value, str):
+        return _built(node, Stop, name=node.str())
+    s = node.mapping({"name", "lat", "lon", "note"})
+    return _built(
+        node,
+        Stop,
+        name=node.get("name").str(),
+        lat=s["lat"].float(-90, 90) if "lat" in s else None,
+        lon=s["lon"].float(-180, 180) if "lon" in s else None,
+        note=s["note"].str(allow_empty=True) if "note" in s else "",
+    )
+
+
+def _speaker(node: Node) -> Speaker:
+    s = node.mapping({"id", "name", "kind", "area", "volume", "route"})
+    route = Route(tuple(_stop(n) for n in s["route"].items())) if "route" in s else None
+    return _built(
+        node,
+        Speaker,
+        id=node.get("id").str(),
+        name=node.get("name").str(),
+        kind=node.get("kind").str(),
+        area_id=node.get("area").str(),
+        volume=s["volume"].int(0, 100) if "volume" in s else 80,
+        route=route,
+    )
+
+
+def _message(node: Node, default: VoiceSettings) -> Message:
+    m = node.mapping({"id", "title", "text", "voice", "rate", "volume", "chime"})
+    voice = _built(
+        node,
+        VoiceSettings,
+        voice=m["voice"].str() if "voice" in m else default.voice,
+        rate=m["rate"].int(80, 400) if "rate" in m else default.rate,
+        volume=m["volume"].float(0.01, 1.0) if "volume" in m else default.volume,
+        chime=m["chime"].bool() if "chime" in m else default.chime,
+    )
+    return _built(
+        node,
+        Message,
+        id=node.get("id").str(),
+        title=node.get("title").str(),
+        text=node.get("text").str(),
+        voice=voice,
+    )
+
+
+def _ids(node: Node) -> tuple[str, ...]:
+    if isinstance(node.value, str):
+        return (node.str(),)
+    return tuple(item.str() for item in node.items())
+
+
+def _program(node: Node) -> Program:
+    p = node.mapping({"id", "name", "messages", "gap_s"})
+    messages = _ids(node.get("messages"))
+    if not messages:
+        node.get("messages").fail("at least one message id")
+    return _built(
+        node,
+        Program,
+        id=node.get("id").str(),
+        name=p["name"].str() if "name" in p else node.get("id").str(),
+        message_ids=messages,
+        gap_s=p["gap_s"].float(0, 3600) if "gap_s" in p else 5.0,
+    )
+
+
+def _schedule(node: Node, window: tuple[dt.time, dt.time]) -> Schedule:
+    allowed = {
+        "id", "program", "speakers", "areas", "weekdays", "start", "end", "from", "until",
+        "except", "priority", "enabled",
+    }  # fmt: skip
+    s = node.mapping(allowed)
+    speakers = _ids(s["speakers"]) if "speakers" in s else ()
+    areas = _ids(s["areas"]) if "areas" in s else ()
+    if not speakers and not areas:
+        node.fail("a schedule with `speakers` or `areas` to play on")
+    return _built(
+        node,
+        Schedule,
+        id=node.get("id").str(),
+        program_id=node.get("program").str(),
+        speaker_ids=speakers,
+        area_ids=areas,
+        weekdays=parse_weekdays(s["weekdays"]) if "weekdays" in s else frozenset(range(7)),
+        start=parse_time(s["start"]) if "start" in s else window[0],
+        end=parse_time(s["end"]) if "end" in s else window[1],
+        first_date=parse_date(s["from"]) if "from" in s else None,
+        last_date=parse_date(s["until"]) if "until" in s else None,
+        exceptions=frozenset(parse_date(n) for n in s["except"].items())
+        if "except" in s
+        else frozenset(),
+        priority=s["priority"].int(-1000, 1000) if "priority" in s else 0,
+        enabled=s["enabled"].bool() if "enabled" in s else True,
+    )
+
+
+def _user(node: Node) -> User:
+    u = node.mapping({"name", "role", "areas", "vehicle"})
+    return _built(
+        node,
+        User,
+        name=node.get("name").str(),
+        role=node.get("role").str(),
+        area_ids=_ids(u["areas"]) if "areas" in u else (),
+        vehicle_id=u["vehicle"].str() if "vehicle" in u else None,
+    )
