@@ -130,8 +130,17 @@ class Pyttsx3Synthesizer:
     the pyttsx3 import are off the critical path. Thread-safe; call `close()` when done.
     """
 
-    def __init__(self, *, timeout_s: float = 30.0, prestart: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 30.0,
+        per_char_timeout_s: float = 0.5,
+        startup_grace_s: float = 2.0,
+        prestart: bool = True,
+    ) -> None:
         self._timeout_s = timeout_s
+        self._startup_grace_s = startup_grace_s
+        self._per_char_timeout_s = per_char_timeout_s
         self._prestart = prestart
         self._lock = threading.Lock()
         self._spare: subprocess.Popen[bytes] | None = None
@@ -231,7 +240,7 @@ class Pyttsx3Synthesizer:
         if not request.text.strip():
             raise SynthesisError(request.text, "nothing to say")
         voice = self.resolve_voice(request.voice)
-        timeout_s = self._timeout_s + 0.5 * len(request.text)
+        timeout_s = self._timeout_s + self._per_char_timeout_s * len(request.text)
         out_path.unlink(missing_ok=True)
         self._call(
             {
@@ -243,7 +252,7 @@ class Pyttsx3Synthesizer:
                 "path": str(out_path),
                 "timeout_s": timeout_s,
             },
-            timeout_s + 5.0,
+            timeout_s + self._startup_grace_s,
             request.text,
         )
         return check_clip(out_path, request.text, request.rate)

@@ -1,0 +1,112 @@
+"""The pyttsx3/espeak-ng synthesizer, with the real engine."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio.errors import SynthesisError, UnknownVoice
+from audio.tts import DEFAULT_VOICE, Pyttsx3Synthesizer, SpeechRequest, Voice, check_clip
+
+SENTENCE = "各位村民请注意，出门请佩戴口罩，保持两米距离。"
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 22050, channels: int = 1) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes((samples * 32767).astype("<i2").tobytes())
+
+
+def test_full_voice_id_writes_the_same_bytes_as_espeak_ng(synthesizer, tmp_path):
+    ours = tmp_path / "ours.wav"
+    bare = tmp_path / "bare.wav"
+    synthesizer.synthesize(SpeechRequest(SENTENCE, DEFAULT_VOICE, rate=150), ours)
+    subprocess.run(
+        ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(bare), SENTENCE], check=True
+    )
+    assert ours.read_bytes() == bare.read_bytes()
+
+
+def test_bare_voice_name_resolves_to_the_full_id(synthesizer):
+    assert synthesizer.resolve_voice("cmn-latn-pinyin") == "sit/cmn-latn-pinyin"
+
+
+def test_voices_include_mandarin_pinyin(synthesizer):
+    ids = {voice.id for voice in synthesizer.voices()}
+    assert {"sit/cmn-latn-pinyin", "sit/cmn"} <= ids
+    assert len(ids) > 20
+
+
+def test_unknown_voice_is_named_in_the_error(synthesizer, tmp_path):
+    with pytest.raises(UnknownVoice, match="'klingon'"):
+        synthesizer.synthesize(SpeechRequest(SENTENCE, "klingon"), tmp_path / "x.wav")
+
+
+def test_long_text_is_written_completely(synthesizer, tmp_path):
+    text = "请大家做好个人防护，勤洗手，常通风。" * 12  # 216 characters
+    check = synthesizer.synthesize(SpeechRequest(text, DEFAULT_VOICE, rate=160), tmp_path / "l.wav")
+    chars = 15 * 12
+    assert check.duration_s > 0.5 * chars * 52 / 160
+
+
+def test_rate_changes_the_duration(synthesizer, tmp_path):
+    slow = synthesizer.synthesize(SpeechRequest(SENTENCE, rate=120), tmp_path / "slow.wav")
+    fast = synthesizer.synthesize(SpeechRequest(SENTENCE, rate=240), tmp_path / "fast.wav")
+    assert slow.duration_s > 1.5 * fast.duration_s
+
+
+def test_timeout_raises_an_error_naming_the_text(tmp_path):
+    with Pyttsx3Synthesizer(
+        timeout_s=0.001, per_char_timeout_s=0.0, startup_grace_s=0.0, prestart=False
+    ) as synth:
+        # Known voices up front: listing them would time out as well.
+        synth.__dict__["_voices"] = (Voice(DEFAULT_VOICE, "Mandarin", ("cmn",)),)
+        with pytest.raises(SynthesisError, match="did not finish") as caught:
+            synth.synthesize(SpeechRequest(SENTENCE), tmp_path / "t.wav")
+    assert caught.value.text == SENTENCE
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        pytest.param(lambda p: p.write_bytes(b"RIFF\x00\x00garbage"), "unreadable", id="garbage"),
+        pytest.param(lambda p: write_wav(p, np.zeros(0)), "empty", id="empty"),
+        pytest.param(lambda p: write_wav(p, np.zeros(22050 * 5)), "silent", id="silent"),
+        pytest.param(
+            lambda p: write_wav(p, np.tile([0.3, -0.3], 22050 * 5), channels=2),
+            "mono",
+            id="stereo",
+        ),
+        pytest.param(
+            lambda p: write_wav(p, 0.3 * np.sin(np.arange(22050 // 4) / 5.0)),
+            "implausible duration",
+            id="too-short",
+        ),
+        pytest.param(
+            lambda p: write_wav(p, 0.3 * np.sin(np.arange(22050 * 60) / 5.0)),
+            "implausible duration",
+            id="too-long",
+        ),
+        pytest.param(lambda p: None, "no file", id="missing"),
+    ],
+)
+def test_check_clip_rejects_bad_clips(tmp_path, make, reason):
+    path = tmp_path / "clip.wav"
+    make(path)
+    with pytest.raises(SynthesisError, match=reason):
+        check_clip(path, SENTENCE, rate=160)
+
+
+def test_check_clip_accepts_real_speech(synthesizer, tmp_path):
+    path = tmp_path / "ok.wav"
+    check = synthesizer.synthesize(SpeechRequest(SENTENCE), path)
+    assert check.sample_rate == 22050
+    assert math.isfinite(check.rms_dbfs) and check.rms_dbfs > -40
+    assert check_clip(path, SENTENCE, 160).duration_s == check.duration_s
