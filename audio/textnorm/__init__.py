@@ -1,0 +1,64 @@
+"""Text as it will be spoken: announcement text rewritten for espeak-ng's ``cmn-latn-pinyin`` voice.
+
+``normalize`` leaves no Arabic digit and no Latin letter behind: numbers, dates, times, units,
+phone numbers and abbreviations become the Han characters a Mandarin announcer would say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from audio.textnorm.hanzi import apply_lexicon, to_simplified
+from audio.textnorm.latin import read_latin, read_number_signs, read_punctuation
+from audio.textnorm.markup import (
+    collapse_whitespace,
+    drop_pinyin_annotations,
+    finish_spacing,
+    fold_fullwidth,
+    strip_markup,
+)
+from audio.textnorm.quantities import read_percentages, read_quantities, read_units
+from audio.textnorm.rules import (
+    mark_ranges,
+    read_calendar,
+    read_codes,
+    read_leading_zeros,
+    read_signs,
+    read_times,
+    spell_out_dates,
+)
+
+__all__ = ["normalize"]
+
+
+def normalize(text: str, lexicon: Mapping[str, str] | None = None) -> str:
+    """Return ``text`` exactly as it will be spoken.
+
+    Strips HTML, pinyin annotations and Traditional characters, applies ``lexicon`` (written
+    word -> spoken form, longest match first), then reads codes, dates, times, ranges, signs,
+    units and quantities in Chinese and spells leftover Latin letters. Never raises on a string,
+    and normalizing twice gives the same text as normalizing once.
+    """
+    if not text:
+        return ""
+    text = strip_markup(text)
+    text = fold_fullwidth(text)
+    text = drop_pinyin_annotations(text)
+    text = collapse_whitespace(text)
+    text = to_simplified(text)
+    # Names come before numbers so a spoken form may itself contain digits to be read.
+    text = apply_lexicon(text, lexicon)
+    text = read_number_signs(text)
+    text = read_codes(text)
+    text = spell_out_dates(text)
+    text = mark_ranges(text)
+    text = read_signs(text)
+    text = read_calendar(text)
+    text = read_times(text)
+    text = read_leading_zeros(text)
+    text = read_percentages(text)
+    text = read_units(text)
+    text = read_quantities(text)
+    text = read_latin(text)
+    text = read_punctuation(text)
+    return finish_spacing(text)
