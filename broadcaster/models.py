@@ -209,8 +209,8 @@ class Schedule:
     """A program on speakers/areas in daily windows ``[start, end)`` in the deployment's zone.
 
     ``weekdays`` uses Monday=0. ``end <= start`` means the window crosses midnight (``end ==
-    start`` is a full day); weekdays,
-    the date range (inclusive) and exception dates all apply to the window's START date.
+    start`` is a full day). Weekdays, the date range ``first_date..last_date`` (inclusive) and
+    the exception dates all apply to the window's START date.
     """
 
     id: str
