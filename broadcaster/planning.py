@@ -39,9 +39,11 @@ Rules (DESIGN.md "Planning rules"), with the choices made where the design is si
 6. Output: items sorted by start, never overlapping, each within the requested ``[start, end)``
    (an item straddling either edge is left out).
 
-Speed: :func:`plan_many` resolves targets through an index and shares one computed timeline
-between speakers with identical effective inputs; loop expansions are memoized per (program
-clips, gap, start message, length) and shifted.
+Speed: :func:`plan_many` resolves targets through an area index and shares one computed
+timeline between speakers with identical effective inputs; the plain loop of a window part is
+materialized once per (schedule, part, first message) and its immutable items are shared by
+every timeline that contains it. Times are compared in UTC ms, never as zone-local datetimes
+(Python compares datetimes sharing a tzinfo by wall time, which is wrong across a fold).
 """
 
 from __future__ import annotations
