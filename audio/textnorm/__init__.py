@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from audio.textnorm.hanzi import apply_lexicon, to_simplified
-from audio.textnorm.latin import read_latin, read_number_signs, read_punctuation
+from audio.textnorm.latin import read_abbreviations, read_latin, read_punctuation
 from audio.textnorm.markup import (
     collapse_whitespace,
     drop_pinyin_annotations,
@@ -48,7 +48,7 @@ def normalize(text: str, lexicon: Mapping[str, str] | None = None) -> str:
     text = to_simplified(text)
     # Names come before numbers so a spoken form may itself contain digits to be read.
     text = apply_lexicon(text, lexicon)
-    text = read_number_signs(text)
+    text = read_abbreviations(text)
     text = read_codes(text)
     text = spell_out_dates(text)
     text = mark_ranges(text)

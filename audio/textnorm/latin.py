@@ -42,17 +42,12 @@ LETTER_READINGS = {
 }
 
 # Words common in announcements that have a Chinese name; matched case-insensitively.
-ABBREVIATIONS = {
-    "app": "应用",
-    "wifi": "无线网络",
-    "wi-fi": "无线网络",
-    "qq": "扣扣",
-    "tel": "电话",
-}
+ABBREVIATIONS = {"app": "应用", "wifi": "无线网络", "qq": "扣扣", "tel": "电话"}
 
 # Accented Latin letters (é, ü, ā in stray pinyin) are spelled like their base letters.
 _ACCENTED_RE = re.compile(r"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]")
 _NUMBER_SIGN_RE = re.compile(r"(?<![A-Za-z])No\. ?(?=[0-9])", re.IGNORECASE)
+_ABBREVIATION_RE = re.compile(r"(?<![A-Za-z])(?:app|wi-?fi|qq|tel)(?![A-Za-z])", re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
 
 _PUNCTUATION = str.maketrans(
@@ -74,21 +69,19 @@ _PUNCTUATION = str.maketrans(
         "≥": "大于等于",
     }
 )
-# "..." or "。。。" is one pause, not three.
-_REPEATED_STOP_RE = re.compile(r"。{2,}")
 
 
-def read_number_signs(text: str) -> str:
-    """``No.3`` -> ``第3``: the abbreviation is an ordinal marker, not a word to spell."""
-    return _NUMBER_SIGN_RE.sub("第", text)
+def read_abbreviations(text: str) -> str:
+    """Known abbreviations to Chinese words (APP -> 应用, Tel -> 电话) and ``No.3`` -> ``第3``.
+
+    Runs before the number rules, so "Tel: 12345" is recognised as a hotline.
+    """
+    text = _NUMBER_SIGN_RE.sub("第", text)
+    return _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(0).lower().replace("-", "")], text)
 
 
 def _read_word(match: re.Match[str]) -> str:
-    word = match.group(0)
-    known = ABBREVIATIONS.get(word.lower())
-    if known is not None:
-        return known
-    return "".join(LETTER_READINGS.get(ch.upper(), "") for ch in word)
+    return "".join(LETTER_READINGS.get(ch.upper(), "") for ch in match.group(0))
 
 
 def _base_letter(match: re.Match[str]) -> str:
@@ -97,10 +90,10 @@ def _base_letter(match: re.Match[str]) -> str:
 
 
 def read_latin(text: str) -> str:
-    """Replace every Latin word by its Chinese name or its letter-by-letter reading."""
+    """Spell every remaining Latin word letter by letter: PM -> 披艾姆."""
     return _WORD_RE.sub(_read_word, _ACCENTED_RE.sub(_base_letter, text))
 
 
 def read_punctuation(text: str) -> str:
     """ASCII punctuation to Chinese punctuation; signs read as words (& 和, + 加, ≥ 大于等于)."""
-    return _REPEATED_STOP_RE.sub("。", text.translate(_PUNCTUATION))
+    return text.translate(_PUNCTUATION)

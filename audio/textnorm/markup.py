@@ -49,6 +49,8 @@ _NEWLINE_RE = re.compile(r" ?\n[\n ]*")
 _HAN_SPACE_RE = re.compile(rf"(?<=[{HAN}]) (?=[{HAN}])")
 _SPACES_RE = re.compile(r"\s+")
 _CJK_SPACE_RE = re.compile(r" (?=[^\x00-\u2e7f])|(?<=[^\x00-\u2e7f]) ")
+# "..." or "。。。" is one pause, not three.
+_REPEATED_STOP_RE = re.compile(r"。{2,}")
 _PAUSE_RUN_RE = re.compile(r" ?[\ue000\ue001](?: ?[\ue000\ue001])* ?")
 
 
@@ -109,8 +111,8 @@ def _resolve_pause(match: re.Match[str]) -> str:
 
 
 def finish_spacing(text: str) -> str:
-    """Resolve pause markers into punctuation and drop spaces that touch CJK text."""
+    """Resolve pause markers, drop spaces that touch CJK text, merge repeated full stops."""
     text = _SPACES_RE.sub(" ", text)
     text = _PAUSE_RUN_RE.sub(_resolve_pause, text)
     text = _SPACES_RE.sub(" ", text).strip()
-    return _CJK_SPACE_RE.sub("", text)
+    return _REPEATED_STOP_RE.sub("。", _CJK_SPACE_RE.sub("", text))

@@ -11,6 +11,9 @@ from audio.textnorm.numbers import read_cardinal, read_decimal
 
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _PERCENT_RE = re.compile(rf"(?<![0-9])({_NUMBER}) ?([%‰])")
+_CURRENCY_RE = re.compile(rf"[¥￥] ?({_NUMBER}(?:,[0-9]{{3}})*)")
+# 1/3 is a fraction; dates with slashes (2022/10/19) were spelled out before this runs.
+_FRACTION_RE = re.compile(r"(?<![0-9./])([0-9]{1,3})/([0-9]{1,3})(?![0-9./])")
 
 _SYMBOLS = (("°C", "摄氏度"), ("° C", "摄氏度"), ("℃", "摄氏度"), ("°F", "华氏度"))
 _SYMBOLS += (("℉", "华氏度"), ("°", "度"), ("㎡", "平方米"), ("㎥", "立方米"), ("㎞", "公里"))
@@ -77,7 +80,9 @@ _MEASURE_WORDS = (
     *("公里", "千米", "厘米", "毫米", "公斤", "千克", "毫克", "毫升", "公顷", "平方米"),
     *("平方公里", "立方米", "星期", "小时", "钟头", "分钟"),
 )
-_QUANTITY_RE = re.compile(r"(?<![0-9])(?:([0-9]{1,3}(?:,[0-9]{3})+)|([0-9]+))(?:\.([0-9]+))?")
+_QUANTITY_RE = re.compile(
+    r"(?<![0-9])(?:([0-9]{1,3}(?:,[0-9]{3})+)(?![0-9])|([0-9]+))(?:\.([0-9]+))?"
+)
 
 
 def read_percentages(text: str) -> str:
@@ -95,6 +100,7 @@ def read_units(text: str) -> str:
     """Unit symbols to words: 5km -> 5公里, 60km/h -> 60公里每小时, 37.3℃ -> 37.3摄氏度."""
     for symbol, word in _SYMBOLS:
         text = text.replace(symbol, word)
+    text = _CURRENCY_RE.sub(lambda m: m.group(1) + "元", text)
 
     def spoken(match: re.Match[str]) -> str:
         unit, per = match.group(1), match.group(2)
@@ -132,6 +138,12 @@ def _read_quantity(match: re.Match[str]) -> str:
     return read_cardinal(integer, liang=liang)
 
 
+def _read_fraction(match: re.Match[str]) -> str:
+    numerator, denominator = match.group(1), match.group(2)
+    return read_cardinal(denominator) + "分之" + read_cardinal(numerator)
+
+
 def read_quantities(text: str) -> str:
-    """Integers and decimals as quantities: 120 -> 一百二十, 1,200 -> 一千二百, 2米 -> 两米."""
+    """Fractions, decimals and integers: 1/3 -> 三分之一, 1,200 -> 一千二百, 2米 -> 两米."""
+    text = _FRACTION_RE.sub(_read_fraction, text)
     return _QUANTITY_RE.sub(_read_quantity, text)

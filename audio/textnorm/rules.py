@@ -21,7 +21,7 @@ _PHONE_GROUPS_RE = re.compile(r"(?<![0-9])([0-9]{3,4})-([0-9]{3,4})-([0-9]{4})(?
 _HOTLINE_NUMBER = r"[0-9]{3,}(?:-[0-9]{3,})*"
 _HOTLINE_RE = re.compile(
     r"(?:热线|电话|拨打|致电|联系|报警|举报|号码|手机|呼叫|求助|咨询|专线)(?:号码|号|电话|热线)?"
-    rf"[：:\s“\"「（(]{{0,3}}({_HOTLINE_NUMBER}(?:[、/或]{_HOTLINE_NUMBER})*)(?![0-9.])"
+    rf"[：:\s是为“\"「（(]{{0,3}}({_HOTLINE_NUMBER}(?:[、/或]{_HOTLINE_NUMBER})*)(?![0-9.])"
     + _COUNT_AFTER
 )
 # Well-known service numbers named before the word that says so: 拨打12345政务服务热线.

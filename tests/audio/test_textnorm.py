@@ -24,12 +24,15 @@ HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")
 
 
-def cases(*rows: tuple[str, str, str]) -> list[object]:
+Rows = tuple[tuple[str, str, str], ...]
+
+
+def cases(rows: Rows) -> list[object]:
     """Table rows ``(id, text, spoken)`` as pytest params."""
     return [pytest.param(text, spoken, id=case_id) for case_id, text, spoken in rows]
 
 
-MARKUP = cases(
+MARKUP: Rows = (
     ("tags-stripped", "<b>请注意</b>防火", "请注意防火"),
     ("paragraphs-become-full-stop", "<p>第一条</p><p>第二条</p>", "第一条。第二条"),
     ("br-becomes-comma", "各位村民<br>请注意", "各位村民，请注意"),
@@ -54,7 +57,7 @@ MARKUP = cases(
     ("only-whitespace", " \n\t ", ""),
 )
 
-PINYIN = cases(
+PINYIN: Rows = (
     ("tone-marks", "時(shí)間", "时间"),
     ("fullwidth-parentheses", "时（shí）间", "时间"),
     ("tone-digit", "时(shi2)间", "时间"),
@@ -65,13 +68,13 @@ PINYIN = cases(
     ("no-han-before-is-not-annotation", "(shí)", "（艾斯艾尺艾）"),
 )
 
-SCRIPT = cases(
+SCRIPT: Rows = (
     ("traditional-to-simplified", "請注意防範電信詐騙", "请注意防范电信诈骗"),
     ("simplified-unchanged", "请注意防范电信诈骗", "请注意防范电信诈骗"),
     ("traditional-with-numbers", "村委會門口8:30集合", "村委会门口八点三十分集合"),
 )
 
-TIMES = cases(
+TIMES: Rows = (
     ("time-hh-00", "19:00", "十九点"),
     ("time-h-mm", "7:30", "七点三十分"),
     ("time-mm-leading-zero", "19:05", "十九点零五分"),
@@ -91,7 +94,7 @@ TIMES = cases(
     ("time-minutes-duration", "10分钟", "十分钟"),
 )
 
-DATES = cases(
+DATES: Rows = (
     ("month-day", "10月19日", "十月十九日"),
     ("iso-date", "2022-10-19", "二零二二年十月十九日"),
     ("slash-date", "2022/10/19", "二零二二年十月十九日"),
@@ -110,7 +113,7 @@ DATES = cases(
     ("invalid-month-is-not-a-date", "2022-13-40", "两千零二十二至十三至四十"),
 )
 
-RANGES = cases(
+RANGES: Rows = (
     ("time-range-hyphen", "7:00-19:00", "七点至十九点"),
     ("time-range-em-dash", "7:00—19:00", "七点至十九点"),
     ("time-range-tilde", "7:00~19:00", "七点至十九点"),
@@ -130,7 +133,7 @@ RANGES = cases(
     ("range-to-two-people", "1-2人", "一至两人"),
 )
 
-NUMBERS = cases(
+NUMBERS: Rows = (
     ("hundred-twenty", "120", "一百二十"),
     ("ten", "10", "十"),
     ("fifteen", "15", "十五"),
@@ -147,12 +150,15 @@ NUMBERS = cases(
     ("thousands-separator", "1,200", "一千二百"),
     ("thousands-separator-million", "1,200,000", "一百二十万"),
     ("comma-list-is-not-thousands", "1,2,3", "一，二，三"),
+    ("comma-before-four-digits-is-not-thousands", "1,0000", "一，零"),
     ("one-person", "1人", "一人"),
     ("wan-with-decimal", "1.2万元", "一点二万元"),
+    ("fraction", "1/3", "三分之一"),
+    ("fraction-two-thirds", "2/3", "三分之二"),
     ("huge-with-separators", "1,000,000,000,000,000,000", "一零零零零零零零零零零零零零零零零零零"),
 )
 
-PERCENTAGES = cases(
+PERCENTAGES: Rows = (
     ("percent", "95%", "百分之九十五"),
     ("fullwidth-percent", "95％", "百分之九十五"),
     ("percent-decimal", "0.5%", "百分之零点五"),
@@ -161,7 +167,7 @@ PERCENTAGES = cases(
     ("per-mille", "3‰", "千分之三"),
 )
 
-LIANG = cases(
+LIANG: Rows = (
     ("two-meters", "2米", "两米"),
     ("two-ge", "2个", "两个"),
     ("two-people", "2人", "两人"),
@@ -185,7 +191,7 @@ LIANG = cases(
     ("decimal-two", "2.5米", "二点五米"),
 )
 
-UNITS = cases(
+UNITS: Rows = (
     ("meter", "5m", "五米"),
     ("kilometer", "3km", "三公里"),
     ("kilogram", "2kg", "两公斤"),
@@ -206,9 +212,11 @@ UNITS = cases(
     ("yuan-per-jin", "3元/斤", "三元每斤"),
     ("capital-g-is-a-letter", "5G网络", "五吉网络"),
     ("unit-inside-word-is-letters", "5mx", "五艾姆艾克斯"),
+    ("yuan-sign", "¥200", "两百元"),
+    ("fullwidth-yuan-sign-two", "￥2", "两元"),
 )
 
-SIGNS = cases(
+SIGNS: Rows = (
     ("temperature-below-zero", "-5℃", "零下五摄氏度"),
     ("temperature-word-below-zero", "-5度", "零下五度"),
     ("temperature-context", "气温-5~3℃", "气温零下五至三摄氏度"),
@@ -219,7 +227,7 @@ SIGNS = cases(
     ("after-zhi", "降至-8℃", "降至零下八摄氏度"),
 )
 
-CODES = cases(
+CODES: Rows = (
     ("area-code-phone", "0357-2021234", "零三五七，二零二幺二三四"),
     ("mobile-phone", "13812345678", "幺三八幺二三四五六七八"),
     ("service-number-groups", "400-800-1234", "四零零，八零零，幺二三四"),
@@ -227,6 +235,9 @@ CODES = cases(
     ("dial-110", "拨打110", "拨打幺幺零"),
     ("dial-120-before-word", "请拨打120急救电话", "请拨打幺二零急救电话"),
     ("call-with-colon", "联系电话：12345", "联系电话：幺二三四五"),
+    ("call-with-shi", "举报电话是12345", "举报电话是幺二三四五"),
+    ("tel-abbreviation-is-a-hotline-word", "Tel: 12345", "电话：幺二三四五"),
+    ("parenthesized-area-code", "(0357)2021234", "（零三五七）二零二幺二三四"),
     ("several-hotlines", "拨打110、119", "拨打幺幺零、幺幺九"),
     ("service-number-named-after", "12345政务服务便民热线", "幺二三四五政务服务便民热线"),
     ("count-after-contact-word", "联系200人", "联系两百人"),
@@ -238,10 +249,12 @@ CODES = cases(
     ("long-decimal-fraction", "3.1415926", "三点一四一五九二六"),
 )
 
-LATIN = cases(
+LATIN: Rows = (
     ("app", "国家反诈中心APP", "国家反诈中心应用"),
     ("qq", "QQ群", "扣扣群"),
     ("wifi", "免费Wi-Fi", "免费无线网络"),
+    ("wifi-unhyphenated", "WIFI密码", "无线网络密码"),
+    ("abbreviation-inside-word-is-spelled", "apple", "诶披披艾勒伊"),
     ("spelled-letters", "B区", "比区"),
     ("lowercase-spelled", "ct室", "西梯室"),
     ("pm25", "PM2.5", "披艾姆二点五"),
@@ -250,7 +263,7 @@ LATIN = cases(
     ("fullwidth-digits", "１２３", "一百二十三"),
 )
 
-PUNCTUATION = cases(
+PUNCTUATION: Rows = (
     ("ascii-comma-and-stop", "请注意,安全.", "请注意，安全。"),
     ("ascii-exclamation-question", "注意!为什么?", "注意！为什么？"),
     ("chinese-punctuation-kept", "请注意：防火、防盗；安全！", "请注意：防火、防盗；安全！"),
@@ -260,7 +273,7 @@ PUNCTUATION = cases(
 )
 
 LEXICON = {"尧都区": "姚都区", "尧都": "摇都", "大宁": "大您", "6号": "六号院"}
-LEXICON_CASES = cases(
+LEXICON_CASES: Rows = (
     ("lexicon-word", "尧都区", "姚都区"),
     ("lexicon-longest-match-first", "尧都区和尧都", "姚都区和摇都"),
     ("lexicon-traditional-text", "堯都區", "姚都区"),
@@ -269,77 +282,77 @@ LEXICON_CASES = cases(
 )
 
 
-@pytest.mark.parametrize(("text", "spoken"), MARKUP)
+@pytest.mark.parametrize(("text", "spoken"), cases(MARKUP))
 def test_markup_is_stripped_and_whitespace_collapsed(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), PINYIN)
+@pytest.mark.parametrize(("text", "spoken"), cases(PINYIN))
 def test_pinyin_annotations_are_removed(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), SCRIPT)
+@pytest.mark.parametrize(("text", "spoken"), cases(SCRIPT))
 def test_traditional_characters_become_simplified(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), TIMES)
+@pytest.mark.parametrize(("text", "spoken"), cases(TIMES))
 def test_clock_times_are_read_as_dian_and_fen(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), DATES)
+@pytest.mark.parametrize(("text", "spoken"), cases(DATES))
 def test_dates_are_read_with_years_digit_by_digit(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), RANGES)
+@pytest.mark.parametrize(("text", "spoken"), cases(RANGES))
 def test_dashes_between_numbers_read_zhi(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), NUMBERS)
+@pytest.mark.parametrize(("text", "spoken"), cases(NUMBERS))
 def test_integers_and_decimals_are_read_as_quantities(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), PERCENTAGES)
+@pytest.mark.parametrize(("text", "spoken"), cases(PERCENTAGES))
 def test_percentages_read_baifenzhi(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), LIANG)
+@pytest.mark.parametrize(("text", "spoken"), cases(LIANG))
 def test_two_reads_liang_before_measure_words_but_er_in_ordinals(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), UNITS)
+@pytest.mark.parametrize(("text", "spoken"), cases(UNITS))
 def test_unit_symbols_are_read_as_chinese_words(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), SIGNS)
+@pytest.mark.parametrize(("text", "spoken"), cases(SIGNS))
 def test_leading_minus_reads_lingxia_for_temperatures_else_fu(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), CODES)
+@pytest.mark.parametrize(("text", "spoken"), cases(CODES))
 def test_phone_numbers_and_codes_are_read_digit_by_digit_with_yao(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), LATIN)
+@pytest.mark.parametrize(("text", "spoken"), cases(LATIN))
 def test_latin_letters_are_named_or_spelled_in_chinese(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), PUNCTUATION)
+@pytest.mark.parametrize(("text", "spoken"), cases(PUNCTUATION))
 def test_ascii_punctuation_becomes_chinese_punctuation(text: str, spoken: str) -> None:
     assert normalize(text) == spoken
 
 
-@pytest.mark.parametrize(("text", "spoken"), LEXICON_CASES)
+@pytest.mark.parametrize(("text", "spoken"), cases(LEXICON_CASES))
 def test_lexicon_gives_names_their_spoken_form(text: str, spoken: str) -> None:
     assert normalize(text, LEXICON) == spoken
 
@@ -390,6 +403,8 @@ FORMS = {
     "leading-zero": r"(?<![0-9])0[0-9]",
     "latin-letters": r"[A-Z]{2,}|[A-Z]区",
     "newline-or-spaces": r"\n| {1,}",
+    "fraction": r"(?<![0-9/])[0-9]{1,3}/[0-9]{1,3}(?![0-9/])",
+    "currency": r"[¥￥][0-9]",
 }
 
 
@@ -445,11 +460,31 @@ def espeak_phonemes(text: str) -> str:
 
 
 @cache
-def corpus_phonemes() -> dict[str, str]:
-    """Phonemes of every normalized corpus entry, one espeak process each, run in parallel."""
-    spoken = {entry.id: normalize(entry.text) for entry in CORPUS}
+def phonemes_of(texts: tuple[str, ...]) -> dict[str, str]:
+    """Phonemes of many texts, one espeak process each, run in parallel to keep the suite fast."""
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return dict(zip(spoken, pool.map(espeak_phonemes, spoken.values()), strict=True))
+        return dict(zip(texts, pool.map(espeak_phonemes, texts), strict=True))
+
+
+CORPUS_SPOKEN = tuple(entry.spoken for entry in CORPUS)
+RULE_ROWS = (
+    *MARKUP,
+    *PINYIN,
+    *SCRIPT,
+    *TIMES,
+    *DATES,
+    *RANGES,
+    *NUMBERS,
+    *PERCENTAGES,
+    *LIANG,
+    *UNITS,
+    *SIGNS,
+    *CODES,
+    *LATIN,
+    *PUNCTUATION,
+    *LEXICON_CASES,
+)
+RULE_SPOKEN = tuple(spoken for _, _, spoken in RULE_ROWS if spoken)
 
 
 @needs_espeak
@@ -461,9 +496,17 @@ def test_espeak_marks_english_fallback_with_en() -> None:
 @needs_espeak
 @pytest.mark.parametrize("entry", corpus_params())
 def test_espeak_reads_corpus_entry_without_english_fallback(entry: CorpusEntry) -> None:
-    phonemes = corpus_phonemes()[entry.id]
+    phonemes = phonemes_of(CORPUS_SPOKEN)[normalize(entry.text)]
     assert phonemes.strip()
     assert "(en)" not in phonemes
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    "spoken", [pytest.param(spoken, id=case_id) for case_id, _, spoken in RULE_ROWS if spoken]
+)
+def test_espeak_reads_every_rule_output_without_english_fallback(spoken: str) -> None:
+    assert "(en)" not in phonemes_of(RULE_SPOKEN)[spoken]
 
 
 # Properties: any text at all comes back as a string, quickly.
@@ -487,6 +530,13 @@ def test_any_text_is_normalized_without_error(text: str) -> None:
 def test_announcement_like_text_leaves_no_digit_or_letter(text: str) -> None:
     spoken = normalize(text)
     assert DIGIT_OR_LETTER.search(spoken) is None
+
+
+@settings(deadline=1000, max_examples=300)
+@given(st.text())
+def test_any_text_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
 
 
 @settings(deadline=1000, max_examples=300)
