@@ -2,6 +2,21 @@
 
 ``normalize`` leaves no Arabic digit and no Latin letter behind: numbers, dates, times, units,
 phone numbers and abbreviations become the Han characters a Mandarin announcer would say.
+
+Readings chosen where usage varies:
+
+- 两 for a lone 2 before a measure word (两人, 两点, 两公里) and for a leading 2 before
+  百/千/万/亿 in quantities (两百米, 两千元); 二 in ordinals (第二, 二号, 二楼, 第二百名),
+  dates, decimals (二点五) and inner digits (一千二百).
+- Codes are read digit by digit with 幺 for 1: phone numbers (0357-2021234, 400-800-1234),
+  any run of seven or more digits, numbers written with a leading zero, and numbers after
+  热线/电话/拨打/致电/联系/报警/举报... or well-known service numbers (110, 12345, 96110) named
+  right before such a word. Years are read digit by digit with 一 (二零二二年, 一九九八年).
+- Latin words with a Chinese name (APP, WiFi, QQ, Tel) are replaced; unit symbols after a
+  number are read as units; every other Latin word is spelled with Chinese letter names.
+- ``a/b`` between small numbers is a fraction (1/3 -> 三分之一); month/day with a slash is
+  not recognised as a date, only year/month/day is.
+- Line breaks, ``<br>`` and spaces between Han words become a comma pause, block tags a full stop.
 """
 
 from __future__ import annotations

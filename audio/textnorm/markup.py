@@ -18,8 +18,12 @@ PAUSE_PUNCTUATION = "，。！？、；：…,.!?;:"
 
 _MAX_UNESCAPE_ROUNDS = 4
 _BLOCK_TAGS = frozenset(
-    ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section")
-) | frozenset(("article", "blockquote", "header", "footer", "title", "dd", "dt", "dl", "pre", "hr"))
+    {
+        *("p", "div", "li", "ul", "ol", "dl", "dd", "dt", "pre", "hr"),
+        *("h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "title"),
+        *("section", "article", "blockquote", "header", "footer"),
+    }
+)
 
 _SCRIPT_RE = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 _COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
@@ -43,7 +47,7 @@ _PINYIN_RE = re.compile(
 )
 _TONE_RE = re.compile(rf"[{_TONE_VOWELS}]|[A-Za-zü][1-5]")
 
-_NEWLINES = str.maketrans(dict.fromkeys("\r\v\f\x1c\x1d\x1e\x85\u2028\u2029", "\n"))
+_NEWLINES = str.maketrans(dict.fromkeys("\r\x85\u2028\u2029", "\n"))
 _BLANKS_RE = re.compile(r"[^\S\n]+")
 _NEWLINE_RE = re.compile(r" ?\n[\n ]*")
 _HAN_SPACE_RE = re.compile(rf"(?<=[{HAN}]) (?=[{HAN}])")

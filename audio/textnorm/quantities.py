@@ -15,9 +15,21 @@ _CURRENCY_RE = re.compile(rf"[¥￥] ?({_NUMBER}(?:,[0-9]{{3}})*)")
 # 1/3 is a fraction; dates with slashes (2022/10/19) were spelled out before this runs.
 _FRACTION_RE = re.compile(r"(?<![0-9./])([0-9]{1,3})/([0-9]{1,3})(?![0-9./])")
 
-_SYMBOLS = (("°C", "摄氏度"), ("° C", "摄氏度"), ("℃", "摄氏度"), ("°F", "华氏度"))
-_SYMBOLS += (("℉", "华氏度"), ("°", "度"), ("㎡", "平方米"), ("㎥", "立方米"), ("㎞", "公里"))
-_SYMBOLS += (("㎏", "公斤"), ("㎝", "厘米"), ("㎜", "毫米"))
+# Symbols read the same wherever they stand; °C before °, so 5°C is not read 五度C.
+_SYMBOLS = {
+    "°C": "摄氏度",
+    "° C": "摄氏度",
+    "℃": "摄氏度",
+    "°F": "华氏度",
+    "℉": "华氏度",
+    "°": "度",
+    "㎡": "平方米",
+    "㎥": "立方米",
+    "㎞": "公里",
+    "㎏": "公斤",
+    "㎝": "厘米",
+    "㎜": "毫米",
+}
 
 # Unit symbols read only right after a number (5m, 2 kg): alone, m or g is just a letter.
 _UNITS = {
@@ -57,22 +69,7 @@ _BARE_UNIT_RE = re.compile(r"(?<![A-Za-z])(km/h|km|kg|cm|mm)(?![A-Za-z0-9²³])"
 _PER_RE = re.compile(r"(?<=[0-9])(元|块|米|公里|人|户|次|个) ?/ ?(?=[\u4e00-\u9fff])")
 
 _ORDINAL_BEFORE = "第"
-_ORDINAL_AFTER = (
-    "号",
-    "楼",
-    "层",
-    "室",
-    "栋",
-    "幢",
-    "单元",
-    "期",
-    "届",
-    "路",
-    "排",
-    "级",
-    "组",
-    "床",
-)
+_ORDINAL_AFTER = (*"号楼层室栋幢期届路排级组床", "单元")
 # A lone 2 reads 两 before these measure words (两人, 两公里); elsewhere it stays 二 (二号, 第二).
 _MEASURE_WORDS = (
     *"个人名位户家辆台部条件只支张间把套处起项种份批道座所头趟具盏根棵枚扇遍次回轮剂针顿场",
@@ -98,7 +95,7 @@ def read_percentages(text: str) -> str:
 
 def read_units(text: str) -> str:
     """Unit symbols to words: 5km -> 5公里, 60km/h -> 60公里每小时, 37.3℃ -> 37.3摄氏度."""
-    for symbol, word in _SYMBOLS:
+    for symbol, word in _SYMBOLS.items():
         text = text.replace(symbol, word)
     text = _CURRENCY_RE.sub(lambda m: m.group(1) + "元", text)
 
