@@ -1,0 +1,134 @@
+"""The append-only audit log, the meta key/value table and leases between processes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from broadcaster.errors import ValidationError
+from broadcaster.store import schema as t
+from broadcaster.store.base import StoreBase, insert_if_absent
+from broadcaster.store.records import AuditEntry
+
+
+def _audit(r: RowMapping) -> AuditEntry:
+    return AuditEntry(
+        r["seq"], r["at"], r["actor"], r["action"], r["object"], r["detail"], r["remote_addr"]
+    )
+
+
+class JournalStore(StoreBase):
+    """Audit log (append and read only), meta values and leases."""
+
+    def append_audit(
+        self,
+        at: datetime,
+        actor: str,
+        action: str,
+        obj: str = "",
+        detail: Mapping[str, Any] | None = None,
+        remote_addr: str | None = None,
+    ) -> int:
+        """Add one line to the audit log (`obj` names what was acted on); returns its seq.
+
+        There is no way to change or remove a line: the database refuses UPDATE and DELETE
+        on the table (triggers installed by the first migration).
+        """
+        if not action:
+            raise ValidationError("audit.action: must be a non-empty string")
+        with self.transaction() as conn:
+            result = conn.execute(
+                insert(t.audit_log).values(
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    object=obj,
+                    detail=dict(detail or {}),
+                    remote_addr=remote_addr,
+                )
+            )
+            key = result.inserted_primary_key
+            if key is None:
+                raise RuntimeError("the database did not number the audit entry")
+            return int(key[0])
+
+    def list_audit(
+        self,
+        *,
+        limit: int = 100,
+        before_seq: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> tuple[AuditEntry, ...]:
+        """Audit entries, newest first; page with `before_seq` (the last seq you saw)."""
+        query = select(t.audit_log).order_by(t.audit_log.c.seq.desc()).limit(limit)
+        if before_seq is not None:
+            query = query.where(t.audit_log.c.seq < before_seq)
+        if actor is not None:
+            query = query.where(t.audit_log.c.actor == actor)
+        if action is not None:
+            query = query.where(t.audit_log.c.action == action)
+        with self.transaction(write=False) as conn:
+            return tuple(_audit(r) for r in conn.execute(query).mappings())
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the small key/value table, or None."""
+        with self.transaction(write=False) as conn:
+            value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            done = conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
+            if done.rowcount == 0 and not insert_if_absent(
+                conn, t.meta, {"key": key, "value": value}
+            ):
+                conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
+
+    def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the lease `name` for `owner` until `now + ttl`.
+
+        True if `owner` holds it now. At most one owner holds a lease at a time, across
+        processes and on both databases: the renewal is one conditional UPDATE (free, expired
+        or already mine), and the first holder is one INSERT that only one writer can win.
+        Owners compare `now` from their own clocks: keep `ttl` well above clock skew.
+        """
+        if ttl <= timedelta(0):
+            raise ValidationError("lease ttl: must be positive")
+        leases = t.leases
+        values = {"owner": owner, "expires_at": now + ttl}
+        with self.transaction() as conn:
+            taken = conn.execute(
+                update(leases)
+                .where(
+                    leases.c.name == name,
+                    or_(leases.c.expires_at <= now, leases.c.owner == owner),
+                )
+                .values(values)
+            )
+            if taken.rowcount == 1:
+                return True
+            held = conn.execute(select(leases.c.name).where(leases.c.name == name)).first()
+            if held is not None:
+                return False
+            return insert_if_absent(conn, leases, values | {"name": name})
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Give a lease back early (only its owner can); True if it was held by `owner`."""
+        with self.transaction() as conn:
+            done = conn.execute(
+                delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner)
+            )
+            return done.rowcount == 1
+
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        """Who holds the lease at `now` (None if free or expired)."""
+        with self.transaction(write=False) as conn:
+            row = conn.execute(
+                select(t.leases.c.owner).where(t.leases.c.name == name, t.leases.c.expires_at > now)
+            ).first()
+        return None if row is None else str(row[0])
