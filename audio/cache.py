@@ -99,6 +99,10 @@ class ClipCache:
         folder = self.root / key[:2]
         return folder / f"{key}.{fmt}", folder / f"{key}.{fmt}.json"
 
+    def path_for(self, key: str, fmt: str) -> Path:
+        """Where the clip for `key` lives (whether or not it is there)."""
+        return self._paths(key, fmt)[0]
+
     def get(self, key: str, fmt: str) -> CacheEntry | None:
         """The verified entry for `key`, or None when missing, truncated or corrupted."""
         audio_path, meta_path = self._paths(key, fmt)

@@ -7,6 +7,7 @@ import math
 import re
 import tempfile
 import threading
+import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,11 +111,24 @@ def decode_audio(path: Path, rate: int) -> np.ndarray:
     from pydub.exceptions import CouldntDecodeError
 
     try:
-        segment = AudioSegment.from_file(str(path))
+        # pydub leaves a path it opened unclosed; hand it a file we close ourselves.
+        with path.open("rb") as source:
+            segment = AudioSegment.from_file(source)
     except (CouldntDecodeError, IndexError, OSError) as exc:
         raise InvalidInput(f"cannot decode audio file {path.name}: {exc}") from exc
+    if len(segment) == 0:
+        raise InvalidInput(f"audio file {path.name} holds no sound")
     segment = segment.set_channels(1).set_frame_rate(rate).set_sample_width(2)
     return np.array(segment.get_array_of_samples(), dtype=np.float64) / 32768.0
+
+
+def read_wav(path: Path, rate: int) -> np.ndarray:
+    """A mono 16-bit WAV (the engine's output) as float samples; other rates go via ffmpeg."""
+    with wave.open(str(path), "rb") as wav:
+        if wav.getnchannels() != 1 or wav.getsampwidth() != 2 or wav.getframerate() != rate:
+            return decode_audio(path, rate)
+        frames = wav.readframes(wav.getnframes())
+    return np.frombuffer(frames, dtype="<i2").astype(np.float64) / 32768.0
 
 
 def _to_pcm16(samples: np.ndarray) -> bytes:
@@ -126,14 +140,15 @@ def export(samples: np.ndarray, rate: int, fmt: str, out: Path, mp3_bitrate: str
     from pydub import AudioSegment
 
     segment = AudioSegment(data=_to_pcm16(samples), sample_width=2, frame_rate=rate, channels=1)
+    # pydub returns the file it wrote, still open: close it.
     if fmt == "wav":
-        segment.export(str(out), format="wav")
+        segment.export(str(out), format="wav").close()
         return
     if fmt == "mp3":
-        segment.export(str(out), format="mp3", bitrate=mp3_bitrate)
+        segment.export(str(out), format="mp3", bitrate=mp3_bitrate).close()
     elif fmt == "ogg":
         # Opus runs at 48 kHz internally; 24 kHz keeps the speech band and the file small.
-        segment.export(str(out), format="ogg", codec="libopus", parameters=["-ar", "24000"])
+        segment.export(str(out), format="ogg", codec="libopus", parameters=["-ar", "24000"]).close()
     else:
         raise InvalidInput(f"unsupported clip format {fmt!r}")
     try:
@@ -231,7 +246,7 @@ class Renderer:
                 speech = SpeechRequest(spoken, voice, request.rate, request.volume)
                 self.synthesizer.synthesize(speech, speech_path)
                 self.syntheses += 1
-                samples = decode_audio(speech_path, self.settings.sample_rate)
+                samples = read_wav(speech_path, self.settings.sample_rate)
             entry = self._finish(key, samples, request.chime, request.fmt, spoken)
             return RenderedClip(entry, cached=False)
 

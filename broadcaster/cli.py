@@ -1,21 +1,20 @@
-"""The `broadcaster` command: the composition root that wires settings, audio and storage."""
+"""The `broadcaster` command: the composition root that wires settings, audio and storage.
+
+Heavy imports happen inside the commands: `serve` must patch the standard library for
+gevent before anything else creates threads or sockets.
+"""
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from audio.cache import ClipCache, atomic_path
-from audio.errors import AudioError, InvalidInput
-from audio.render import ClipRequest, Renderer, format_for
-from audio.textnorm import normalize
-from audio.tts import Pyttsx3Synthesizer
-from broadcaster.config import Settings, load_settings
-from broadcaster.errors import BroadcasterError, ConfigError, ValidationError
+if TYPE_CHECKING:
+    from broadcaster.config import Settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -25,8 +24,13 @@ class UsageError(Exception):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="configuration file")
-    parser.add_argument("--data", type=Path, default=Path("data"), help="state folder (database, clips)")
+    parser.add_argument(
+        "--config", type=Path, default=Path("config.yaml"), help="configuration file"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path("data"), help="state folder (database, clips)"
+    )
+    parser.add_argument("--db", help="database URL instead of the SQLite file under --data")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-chime", action="store_true", help="leave out the pre-announce chime")
     _common(p)
 
+    p = sub.add_parser("check", help="validate the configuration and the schedules")
+    _common(p)
+
+    p = sub.add_parser("plan", help="print a speaker's timeline for one day")
+    p.add_argument("--speaker", required=True)
+    p.add_argument("--date", type=_parse_date, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _common(p)
+
+    p = sub.add_parser("token", help="issue or revoke a device or personal API token")
+    token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    for action in ("issue", "revoke"):
+        q = token_sub.add_parser(action)
+        who = q.add_mutually_exclusive_group(required=True)
+        who.add_argument("--speaker", help="a speaker id (device token)")
+        who.add_argument("--user", help="a user name (personal API token)")
+        if action == "revoke":
+            who.add_argument("--id", help="one token by its id (see the panel)")
+        else:
+            q.add_argument("--label", default="", help="a note, e.g. where the token is used")
+        _common(q)
+
     p = sub.add_parser("serve", help="run the service (web panel, APIs, scheduler)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -54,18 +80,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def renderer_for(settings: Settings, data: Path) -> Renderer:
-    """The deployment's renderer: pyttsx3/espeak-ng into the clip cache under `data`."""
-    return Renderer(Pyttsx3Synthesizer(), ClipCache(data / "clips"), settings.render)
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from broadcaster.config import load_settings
+
+    return load_settings(args.config)
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    print(normalize(args.text, settings.lexicon))
+    from audio.textnorm import normalize
+
+    print(normalize(args.text, _settings(args).lexicon))
     return EXIT_OK
 
 
 def _check_writable(path: Path) -> None:
+    import tempfile
+
+    from audio.render import format_for
+
     format_for(path)  # unsupported extension -> InvalidInput
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a directory")
@@ -80,7 +123,13 @@ def _check_writable(path: Path) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    import shutil
+
+    from audio.cache import atomic_path
+    from audio.render import ClipRequest, format_for
+    from broadcaster.wiring import close_library, make_library
+
+    settings = _settings(args)
     _check_writable(args.output)
     voice = settings.default_voice
     request = ClipRequest(
@@ -91,11 +140,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
         chime=voice.chime and not args.no_chime,
         fmt=format_for(args.output),
     )
-    renderer = renderer_for(settings, args.data)
+    library = make_library(settings, args.data)
     try:
-        clip = renderer.render(request)
+        clip = library.renderer.render(request)
     finally:
-        renderer.synthesizer.close()  # type: ignore[attr-defined]
+        close_library(library)
     with atomic_path(args.output) as tmp:
         shutil.copyfile(clip.path, tmp)
     entry = clip.entry
@@ -107,35 +156,168 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    # Until the server lands: render every default message so the cache is warm.
-    settings = load_settings(args.config)
-    renderer = renderer_for(settings, args.data)
+def cmd_check(args: argparse.Namespace) -> int:
+    from broadcaster.checks import check_deployment
+    from broadcaster.plans import resolve_clips
+    from broadcaster.store import Deployment
+    from broadcaster.wiring import close_library, make_library
+
+    settings = _settings(args)
+    deployment = Deployment(
+        settings.areas, settings.speakers, settings.messages, settings.programs,
+        settings.schedules, (), 0,
+    )  # fmt: skip
+    library = make_library(settings, args.data)
     try:
-        total = len(settings.messages)
-        for done, message in enumerate(settings.messages, start=1):
-            v = message.voice
-            clip = renderer.render(ClipRequest(message.text, v.voice, v.rate, v.volume, v.chime))
-            state = "cached" if clip.cached else "rendered"
-            print(f"[{done}/{total}] {message.id}: {clip.duration_ms / 1000:.1f} s ({state})")
+        by_message, _, _, failures = resolve_clips(deployment, library, settings.default_voice)
     finally:
-        renderer.synthesizer.close()  # type: ignore[attr-defined]
-    print(f"{total} messages ready in {args.data / 'clips'}; the web server is not built yet.")
+        close_library(library)
+    problems = check_deployment(
+        deployment,
+        zone=settings.zone,
+        now=_now(),
+        durations_ms={m: clip.duration_ms for m, clip in by_message.items()},
+        clip_failures={f.message_id: f.reason for f in failures if f.message_id},
+        users=settings.users,
+    )
+    for problem in problems:
+        print(f"{settings.source}: {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(
+        f"{settings.source}: OK ({len(settings.speakers)} speakers, {len(settings.messages)} "
+        f"messages, {len(settings.schedules)} schedules)"
+    )
     return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from broadcaster import planning
+    from broadcaster.plans import build_plan
+    from broadcaster.wiring import close_library, make_library, open_store
+
+    settings = _settings(args)
+    now = _now()
+    day = args.date or now.astimezone(settings.zone).date()
+    start = planning.wall_time(day, datetime.min.time(), settings.zone)
+    end = planning.wall_time(
+        date.fromordinal(day.toordinal() + 1), datetime.min.time(), settings.zone
+    )
+    with open_store(settings, args.data, now, args.db) as store:
+        deployment = store.deployment(now)
+    library = make_library(settings, args.data)
+    try:
+        document = build_plan(
+            deployment, args.speaker, library, zone=settings.zone,
+            default_voice=settings.default_voice, now=now,
+            heartbeat_s=settings.server.heartbeat_s, span=(start, end),
+        )  # fmt: skip
+    finally:
+        close_library(library)
+    for problem in document.problems:
+        print(
+            f"warning: {problem.message_id or problem.urgent_id}: {problem.reason}", file=sys.stderr
+        )
+    if args.json:
+        print(
+            json.dumps(
+                [planning.item_to_json(item) for item in document.items],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return EXIT_OK
+    _print_plan_table(args.speaker, day, document)
+    return EXIT_OK
+
+
+def _print_plan_table(speaker_id: str, day: date, document: object) -> None:
+    items = document.items  # type: ignore[attr-defined]
+    windows = document.body["windows"]  # type: ignore[attr-defined]
+    print(f"{speaker_id} on {day.isoformat()}: {len(items)} clips")
+    for w in windows:
+        print(f"  window {w['start'][11:16]} - {w['end'][11:16]} (hard stop)")
+    if not items:
+        print("  (nothing plays)")
+        return
+    print(f"  {'start':8}  {'end':8}  {'kind':8}  {'message':16}  clip")
+    for item in items:
+        cut = " (cut)" if item.cut else ""
+        print(
+            f"  {item.start:%H:%M:%S}  {item.end:%H:%M:%S}  {item.kind.value:8}  "
+            f"{item.message_id or '-':16}  {item.clip[:12]}{cut}"
+        )
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from broadcaster.store import TokenKind
+    from broadcaster.wiring import open_store
+
+    settings = _settings(args)
+    now = _now()
+    kind = TokenKind.DEVICE if args.speaker else TokenKind.USER
+    subject = args.speaker or args.user
+    with open_store(settings, args.data, now, args.db) as store:
+        if args.token_command == "issue":
+            record, plain = store.issue_token(kind, subject, now, label=args.label)
+            store.append_audit(
+                now, "cli", "token.issue", f"{kind.value}:{subject}", {"id": record.id}
+            )
+            print(plain)
+            print(
+                f"token {record.id} for {kind.value} {subject}: shown once, store it now",
+                file=sys.stderr,
+            )
+            return EXIT_OK
+        if getattr(args, "id", None):
+            record = store.revoke_token(args.id, now)
+            store.append_audit(
+                now,
+                "cli",
+                "token.revoke",
+                f"{record.kind.value}:{record.subject}",
+                {"id": record.id},
+            )
+            print(f"revoked token {record.id} of {record.kind.value} {record.subject}")
+            return EXIT_OK
+        count = store.revoke_tokens(kind, subject, now)
+        store.append_audit(now, "cli", "token.revoke", f"{kind.value}:{subject}", {"count": count})
+        print(f"revoked {count} token(s) of {kind.value} {subject}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from broadcaster.server import serve
+
+    return serve(args)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "normalize": cmd_normalize,
     "synth": cmd_synth,
+    "check": cmd_check,
+    "plan": cmd_plan,
+    "token": cmd_token,
     "serve": cmd_serve,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        # Before anything imports threading or socket: one greenlet per waiting long-poll.
+        from gevent import monkey
+
+        monkey.patch_all()
+    from audio.errors import AudioError, InvalidInput
+    from broadcaster.errors import BroadcasterError, ConfigError, NotFound, ValidationError
+
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, InvalidInput, ValidationError, ConfigError) as exc:
+    except (UsageError, InvalidInput, ValidationError, ConfigError, NotFound) as exc:
         print(f"broadcaster: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (AudioError, BroadcasterError) as exc:
@@ -143,6 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error worth a traceback.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

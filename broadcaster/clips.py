@@ -1,0 +1,104 @@
+"""The clips of a deployment: messages, urgent texts and the self-test, rendered on demand."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from audio.cache import CacheEntry
+from audio.render import ClipRequest, Renderer
+from broadcaster.models import ClipRef, Message, VoiceSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFile:
+    """A rendered clip as clients see it: key, length and the file's own checksum."""
+
+    key: str
+    duration_ms: int
+    sha256: str
+    size: int
+    fmt: str
+
+    @property
+    def ref(self) -> ClipRef:
+        return ClipRef(self.key, self.duration_ms)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "url": f"/api/v1/clips/{self.key}",
+            "sha256": self.sha256,
+            "size": self.size,
+            "duration_ms": self.duration_ms,
+            "format": self.fmt,
+        }
+
+    @classmethod
+    def of(cls, entry: CacheEntry) -> ClipFile:
+        return cls(entry.key, entry.duration_ms, entry.sha256, entry.size, entry.fmt)
+
+
+class ClipLibrary:
+    """Renders what the plans need, remembering which request made which clip.
+
+    Lookups of an already rendered request are served from memory (the cache verified the
+    file once); a clip whose file has gone missing is rendered again from its request.
+    """
+
+    def __init__(self, renderer: Renderer, recordings: Path, selftest_text: str) -> None:
+        self.renderer = renderer
+        self.recordings = recordings
+        self.selftest_text = selftest_text
+        self._by_request: dict[tuple[object, ...], ClipFile] = {}
+        self._requests: dict[str, tuple[object, ...]] = {}
+        self._guard = threading.Lock()
+
+    def _render(self, request: tuple[object, ...]) -> ClipFile:
+        with self._guard:
+            known = self._by_request.get(request)
+        if known is not None:
+            return known
+        if request[0] == "recording":
+            _, path, chime = request
+            clip = self.renderer.render_recording(Path(str(path)), chime=bool(chime))
+        else:
+            _, text, voice, rate, volume, chime = request
+            clip = self.renderer.render(
+                ClipRequest(str(text), str(voice), int(rate), float(volume), bool(chime))  # type: ignore[arg-type]
+            )
+        found = ClipFile.of(clip.entry)
+        with self._guard:
+            self._by_request[request] = found
+            self._requests[found.key] = request
+        return found
+
+    def for_text(self, text: str, voice: VoiceSettings) -> ClipFile:
+        """The clip of `text` spoken with `voice`."""
+        return self._render(("tts", text, voice.voice, voice.rate, voice.volume, voice.chime))
+
+    def for_message(self, message: Message) -> ClipFile:
+        """The clip of a message: its recording if it has one, else its synthesized text."""
+        if message.recording:
+            return self._render(
+                ("recording", str(self.recordings / message.recording), message.voice.chime)
+            )
+        return self.for_text(message.text, message.voice)
+
+    def selftest(self, voice: VoiceSettings) -> ClipFile:
+        """The short clip every speaker plays at its first window start each day."""
+        return self.for_text(self.selftest_text, voice)
+
+    def file(self, key: str) -> Path | None:
+        """The verified file of a clip this library made, re-rendering it if it was damaged."""
+        entry = self.renderer.cache.get(key, "wav")
+        if entry is not None:
+            return entry.path
+        with self._guard:
+            request = self._requests.get(key)
+            if request is not None:
+                del self._by_request[request]
+        if request is None:
+            return None
+        again = self._render(request)
+        return self.renderer.cache.path_for(again.key, "wav") if again.key == key else None
