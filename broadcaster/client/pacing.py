@@ -1,0 +1,139 @@
+"""Real-time pacing: feeds a sink chunk by chunk on a monotonic clock, fades, stops exactly."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from audio.player import ClipInfo, ClipReader, Sink, scale
+
+CHUNK_S = 0.02
+FADE_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class PlayResult:
+    """How a clip ended. ``reason`` is empty when it played to its end."""
+
+    frames: int
+    completed: bool
+    reason: str
+    started_mono: float
+    ended_mono: float
+
+
+class Pacer:
+    """The only writer of a sink. Keeps the sink's audio clock (``written_until``) in step
+    with ``mono``: a chunk is written when its time comes (minus the sink's ``lead_s``).
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        mono: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        chunk_s: float = CHUNK_S,
+        fade_s: float = FADE_S,
+    ) -> None:
+        self.sink = sink
+        self._mono = mono
+        self._sleep = sleep
+        self._chunk = max(1, int(sink.rate * chunk_s))
+        self._fade_s = fade_s
+        self.written_until = mono()  # the monotonic instant at which the written audio ends
+
+    def _wait_until(self, t: float) -> None:
+        left = t - self._mono()
+        if left > 0:
+            self._sleep(left)
+
+    def play(
+        self,
+        reader: ClipReader,
+        info: ClipInfo,
+        *,
+        stop_at: float | None = None,
+        stop_reason: str = "cut:window-end",
+        check: Callable[[], str | None] = lambda: None,
+        on_tick: Callable[[int], None] | None = None,
+    ) -> PlayResult:
+        """Play ``reader`` to its end, to ``stop_at`` (fading into it), or until ``check``
+        returns a reason (then fade out over ``fade_s`` and stop).
+        """
+        rate = self.sink.rate
+        lead = self.sink.lead_s
+        self.written_until = max(self.written_until, self._mono() + lead)
+        started = self.written_until
+        frames = 0
+        reason = ""
+        completed = False
+        fade_end: float | None = None
+        self.sink.begin(info)
+        try:
+            while True:
+                t = self.written_until
+                self._wait_until(t - lead)
+                if fade_end is None:
+                    why = check()
+                    if why:
+                        reason, fade_end = why, t + self._fade_s
+                n = self._chunk
+                limit = min(x for x in (stop_at, fade_end, math.inf) if x is not None)
+                if limit < math.inf:
+                    n = min(n, math.ceil((limit - t) * rate - 1e-6))
+                remaining = reader.remaining_frames()
+                if remaining <= 0:
+                    completed, reason = True, ""
+                    break
+                if n <= 0:
+                    if not reason:
+                        reason = stop_reason
+                    break
+                pcm = reader.read(n)
+                if not pcm:
+                    completed, reason = True, ""
+                    break
+                count = len(pcm) // 2
+                if fade_end is not None or (stop_at is not None and stop_at < t + remaining / rate):
+                    pcm = scale(
+                        pcm, [self._gain(t + i / rate, stop_at, fade_end) for i in range(count)]
+                    )
+                self.sink.write(pcm)
+                frames += count
+                self.written_until = t + count / rate
+                if on_tick is not None:
+                    on_tick(frames)
+            # Report the end when the last frame has been heard, not when it was written.
+            self._wait_until(self.written_until - lead)
+        finally:
+            self.sink.end(reason)
+        return PlayResult(frames, completed, reason, started, self.written_until)
+
+    def _gain(self, t: float, stop_at: float | None, fade_end: float | None) -> float:
+        g = 1.0
+        for end in (stop_at, fade_end):
+            if end is not None:
+                g = min(g, max(0.0, (end - t) / self._fade_s))
+        return g
+
+    def idle(self, until: float, wake: threading.Event) -> None:
+        """Wait until ``until`` (monotonic) or ``wake``; feed silence if the sink wants it."""
+        if not self.sink.wants_silence:
+            left = until - self._mono()
+            if left > 0:
+                wake.wait(left)
+            return
+        rate = self.sink.rate
+        lead = self.sink.lead_s
+        while not wake.is_set():
+            now = self._mono()
+            if now >= until:
+                return
+            self.written_until = max(self.written_until, now)
+            while self.written_until - lead <= now:
+                self.sink.silence(self._chunk)
+                self.written_until += self._chunk / rate
+            wake.wait(max(0.0, min(until, self.written_until - lead) - self._mono()))

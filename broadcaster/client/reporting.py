@@ -1,0 +1,153 @@
+"""What the client tells the server: heartbeats, play-log uploads and urgent acks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
+from broadcaster.client.journal import MAX_BATCH, Journal
+from broadcaster.client.retry import Backoff
+from broadcaster.client.runner import Runner, iso
+from broadcaster.client.sync import Syncer
+from broadcaster.errors import BroadcasterError
+
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED_RETRY_S = 60.0
+VOLUME = 100  # the client does not scale audio; the amplifier sets the level
+
+
+class Heartbeater:
+    """POSTs the speaker's state every ``heartbeat_s``; a new plan ETag triggers a sync."""
+
+    def __init__(self, api: DeviceApi, runner: Runner, syncer: Syncer, version: str) -> None:
+        self.api = api
+        self.runner = runner
+        self.syncer = syncer
+        self.version = version
+        self.sent = 0
+
+    def payload(self) -> dict[str, Any]:
+        snap = self.runner.snapshot()
+        plan = self.runner.plan
+        clock = self.runner.clock
+        last_sync = self.syncer.last_sync
+        return {
+            "state": snap["state"],
+            "now_playing": snap["now_playing"],
+            "volume": VOLUME,
+            "last_sync": iso(last_sync) if last_sync else None,
+            "plan_etag": plan.etag if plan else None,
+            "client_time": iso(clock.system_now()),
+            "clock_offset_ms": clock.offset_ms(),
+            "cache": self.syncer.health().as_json(),
+            "selftest": snap["selftest"],
+            "version": self.version,
+        }
+
+    def beat_once(self) -> None:
+        answer = self.api.heartbeat(self.payload())
+        self.sent += 1
+        if isinstance(answer.get("heartbeat_s"), int | float) and answer["heartbeat_s"] > 0:
+            self.syncer.heartbeat_s = float(answer["heartbeat_s"])
+        plan = self.runner.plan
+        etag = answer.get("plan_etag")
+        if etag and (plan is None or etag != plan.etag) and etag != self.syncer.pending_etag:
+            log.info("heartbeat: the server has plan %s; syncing", etag)
+            self.syncer.request()
+
+    def run(self, stopping: threading.Event) -> None:
+        backoff = Backoff()
+        while not stopping.is_set():
+            try:
+                self.beat_once()
+                backoff.reset()
+                delay = self.syncer.heartbeat_s
+            except Unauthorized as exc:
+                log.error(
+                    "heartbeat: the server rejects our token (%s); retrying in %.0f s",
+                    exc,
+                    UNAUTHORIZED_RETRY_S,
+                )
+                delay = UNAUTHORIZED_RETRY_S
+            except (BroadcasterError, OSError) as exc:
+                delay = min(backoff.next(), self.syncer.heartbeat_s)
+                log.warning("heartbeat failed: %s; retrying in %.1f s", exc, delay)
+            except Exception:
+                delay = backoff.next()
+                log.exception("heartbeat failed unexpectedly; retrying in %.1f s", delay)
+            stopping.wait(delay)
+
+
+class Uploader:
+    """Sends journaled play-log entries (batches of at most 500) and urgent acks."""
+
+    def __init__(self, api: DeviceApi, journal: Journal, idle_s: float = 30.0) -> None:
+        self.api = api
+        self.journal = journal
+        self.idle_s = idle_s
+        self._wake = threading.Event()
+        self.uploaded = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def flush_once(self) -> int:
+        """Upload everything pending; returns how many entries the server took. Raises."""
+        for ack in self.journal.pending_acks():
+            try:
+                self.api.ack(ack["urgent"], ack["state"], ack["at"])
+            except Unauthorized:
+                raise
+            except ApiError as exc:
+                if exc.status is None or exc.status >= 500 or exc.status == 429:
+                    raise
+                log.warning("ack %s %s refused (%s); dropping it", ack["urgent"], ack["state"], exc)
+            self.journal.drop_ack(ack["urgent"], ack["state"])
+        done = 0
+        while batch := self.journal.pending(MAX_BATCH):
+            answer = self.api.plays(batch)
+            ids = [
+                str(i) for i in (answer.get("accepted") or []) + (answer.get("duplicates") or [])
+            ]
+            removed = self.journal.acknowledge(ids)
+            done += removed
+            self.uploaded += removed
+            if removed == 0:
+                raise ApiError(f"the server acknowledged none of {len(batch)} play-log entries")
+        return done
+
+    def run(self, stopping: threading.Event) -> None:
+        backoff = Backoff()
+        while not stopping.is_set():
+            self._wake.clear()
+            try:
+                sent = self.flush_once()
+                if sent:
+                    log.info("uploaded %d play-log entries", sent)
+                backoff.reset()
+                delay = self.idle_s
+            except Unauthorized as exc:
+                log.error(
+                    "upload: the server rejects our token (%s); retrying in %.0f s",
+                    exc,
+                    UNAUTHORIZED_RETRY_S,
+                )
+                delay = UNAUTHORIZED_RETRY_S
+            except (BroadcasterError, OSError) as exc:
+                delay = backoff.next()
+                log.warning(
+                    "upload failed: %s; %d entries kept, retrying in %.1f s",
+                    exc,
+                    self.journal.count(),
+                    delay,
+                )
+                self._wake.clear()  # failures wait out the backoff even if more entries arrive
+                stopping.wait(delay)
+                continue
+            except Exception:
+                delay = backoff.next()
+                log.exception("upload failed unexpectedly; retrying in %.1f s", delay)
+            self._wake.wait(delay)

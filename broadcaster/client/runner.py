@@ -1,0 +1,324 @@
+"""The playback loop: the only thread that touches the sink.
+
+It decides from the cached plan and the anchored clock alone (``timeline.decide``), so it
+stops at the window end however long the server has been unreachable. Other threads hand
+it plans and commands through the thread-safe methods and wake it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from audio.errors import AudioError
+from audio.player import ClipInfo, ClipReader
+from broadcaster.client.cache import ClipStore
+from broadcaster.client.clock import Clock
+from broadcaster.client.journal import Journal
+from broadcaster.client.pacing import Pacer, PlayResult
+from broadcaster.client.plan import ClipSpec, Plan, UrgentEvent
+from broadcaster.client.timeline import (
+    Playing,
+    PlayItem,
+    PlayUrgent,
+    State,
+    Stop,
+    UrgentRun,
+    Wait,
+    decide,
+    should_cut,
+)
+from broadcaster.client.watchdog import Watchdog
+
+log = logging.getLogger(__name__)
+
+IDLE_TICK_S = 1.0  # the loop re-decides at least this often (and feeds the watchdog)
+CHECK_EVERY_S = 0.1  # while playing, re-check for cuts this often (at once when woken)
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds")
+
+
+class Runner:
+    """Plays the plan. ``on_journal`` is called when there is something to upload."""
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        clock: Clock,
+        clips: ClipStore,
+        journal: Journal,
+        *,
+        watchdog: Watchdog | None = None,
+        on_journal: Callable[[], None] = lambda: None,
+        on_bad_clip: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.pacer = pacer
+        self.clock = clock
+        self.clips = clips
+        self.journal = journal
+        self.watchdog = watchdog or Watchdog({})
+        self._on_journal = on_journal
+        self._on_bad_clip = on_bad_clip
+        self._lock = threading.Lock()
+        self._plan: Plan | None = None
+        handled = journal.get("urgents_handled") or []
+        self._state = State(cancelled=frozenset(), handled=frozenset(handled))
+        self._wake = threading.Event()
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._playing: Playing | None = None
+        self._next_check = 0.0
+        self._status = "idle"
+        self._now_playing: dict[str, Any] | None = None
+        self._started_mono = 0.0
+        self._offset_s = 0.0
+        self._frames = 0
+        self.selftest: dict[str, Any] | None = journal.get("selftest")
+
+    # -- called from other threads -------------------------------------------------------
+
+    @property
+    def plan(self) -> Plan | None:
+        return self._plan
+
+    def set_plan(self, plan: Plan) -> None:
+        with self._lock:
+            self._plan = plan
+        self._poke()
+
+    def add_urgent(self, event: UrgentEvent) -> bool:
+        """Queue an urgent from the event stream; False if it was already known."""
+        with self._lock:
+            if event.id in self._state.known_urgents():
+                return False
+            self._state = self._state.with_run(UrgentRun(event))
+            handled = sorted(self._state.handled | {event.id})[-200:]
+        self.journal.put("urgents_handled", handled)
+        self._poke()
+        return True
+
+    def cancel(self, urgent_id: str) -> None:
+        with self._lock:
+            self._state = replace(self._state, cancelled=self._state.cancelled | {urgent_id})
+        self._poke()
+
+    def stop(self, seq: int, until: datetime | None) -> None:
+        with self._lock:
+            self._state = replace(self._state, stop=Stop(seq, self.clock.now(), until))
+        self._poke()
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        self._dirty.set()
+        self._wake.set()
+
+    def snapshot(self) -> dict[str, Any]:
+        """State, now_playing (with position) and self-test result, for the heartbeat."""
+        with self._lock:
+            now_playing = dict(self._now_playing) if self._now_playing else None
+            status = self._status
+        if now_playing is not None:
+            rate = self.pacer.sink.rate
+            now_playing["position_ms"] = round((self._offset_s + self._frames / rate) * 1000)
+        return {"state": status, "now_playing": now_playing, "selftest": self.selftest}
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Play until ``shutdown``; exceptions in one round are logged and the loop goes on."""
+        self.watchdog.ready()
+        while not self._stopping.is_set():
+            self.watchdog.tick()
+            try:
+                self._round()
+            except Exception:
+                log.exception("playback round failed; going on")
+                self._wake.wait(IDLE_TICK_S)
+        self._set_status("stopped", None)
+
+    def _round(self) -> None:
+        self._wake.clear()
+        with self._lock:
+            plan, state = self._plan, self._state
+        now = self.clock.now()
+        decision = decide(plan, now, state)
+        if isinstance(decision, Wait):
+            self._set_status(decision.state, None)
+            until = math.inf if decision.until is None else self.clock.to_mono(decision.until)
+            self.pacer.idle(min(until, self.clock.mono() + IDLE_TICK_S), self._wake)
+        elif isinstance(decision, PlayItem):
+            self._play_item(plan, decision)
+        else:
+            self._play_urgent(decision)
+
+    def _set_status(self, status: str, now_playing: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._status = status
+            self._now_playing = now_playing
+
+    def _play_item(self, plan: Plan | None, d: PlayItem) -> None:
+        item = d.item
+        with self._lock:
+            self._state = replace(self._state, done_through=item.start)
+        assert plan is not None
+        spec = plan.clips[item.clip]
+        playing = Playing(
+            plan_urgent=item.urgent if item.kind == "urgent" else None, needs_window=d.needs_window
+        )
+        info = ClipInfo(item.clip, item.kind, item.message, item.urgent, self.pacer.sink.rate)
+        if item.urgent and item.kind == "urgent":
+            self._ack(item.urgent, "playing")
+        healthy_before = self.pacer.sink.health()[0]
+        result = self._play(spec, info, playing, item.start, d.offset_s, d.stop_at)
+        if item.urgent and item.kind == "urgent" and result is not None:
+            self._ack(item.urgent, "played")
+        if item.kind == "selftest":
+            self._record_selftest(result, healthy_before)
+
+    def _play_urgent(self, d: PlayUrgent) -> None:
+        run = d.run
+        ev = run.event
+        planned = run.next_due()
+        if run.plays_done == 0:
+            log.info("urgent %s: playing (%d repeats)", ev.id, ev.repeats)
+            self._ack(ev.id, "playing")
+        info = ClipInfo(ev.clip.key, "urgent", ev.message, ev.id, self.pacer.sink.rate)
+        playing = Playing(urgent_id=ev.id, needs_window=not ev.override_window)
+        result = self._play(ev.clip, info, playing, planned, 0.0, d.stop_at)
+        ended = self.clock.now()
+        counted = result is not None and result.reason != "cut:stop"
+        with self._lock:
+            current = self._state.run(ev.id) or run
+            after = current.after_play(ended, counted)
+            if result is None:
+                after = replace(after, finished=True)
+            self._state = self._state.with_run(after)
+        if after.finished:
+            self._ack(ev.id, "played")
+            log.info("urgent %s: done after %d plays", ev.id, after.plays_done)
+
+    def _play(
+        self,
+        spec: ClipSpec,
+        info: ClipInfo,
+        playing: Playing,
+        planned: datetime,
+        offset_s: float,
+        stop_at: datetime | None,
+    ) -> PlayResult | None:
+        """Verify, play and journal one clip; None if it could not be played."""
+        if self.clips.status(spec, full=True) != "ok":
+            log.error(
+                "clip %s is missing or corrupt: skipping it, asking for a resync", spec.key[:12]
+            )
+            self._on_bad_clip()
+            return None
+        try:
+            reader = ClipReader(self.clips.path(spec), self.pacer.sink.rate)
+        except AudioError as exc:
+            log.error("cannot play clip %s: %s", spec.key[:12], exc)
+            return None
+        started = self.clock.now()
+        entry: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "clip": spec.key,
+            "message": info.message,
+            "kind": info.kind,
+            "urgent": info.urgent,
+            "planned_start": iso(planned),
+            "started_at": iso(started),
+            "ended_at": iso(started),
+            "completed": False,
+            "reason": "cut:shutdown",
+        }
+        self.journal.open_play(entry)
+        try:
+            if offset_s > 0:
+                reader.seek_s(offset_s)
+            self._offset_s, self._frames = offset_s, 0
+            self._playing = playing
+            self._next_check = 0.0
+            self._set_status(
+                "playing",
+                {
+                    "clip": spec.key,
+                    "message": info.message,
+                    "kind": info.kind,
+                    "started_at": iso(started),
+                },
+            )
+            stop_mono = None if stop_at is None else self.clock.to_mono(stop_at)
+            result = self.pacer.play(
+                reader, info, stop_at=stop_mono, check=self._check, on_tick=self._tick
+            )
+        finally:
+            reader.close()
+            self._playing = None
+            self._set_status("idle", None)
+        entry.update(
+            started_at=iso(self.clock.from_mono(result.started_mono)),
+            ended_at=iso(self.clock.from_mono(result.ended_mono)),
+            completed=result.completed,
+            reason=result.reason,
+        )
+        self.journal.close_play(entry)
+        self._on_journal()
+        log.info(
+            "played %s %s (%s) %.1f s%s",
+            info.kind,
+            info.message or "-",
+            spec.key[:12],
+            result.frames / self.pacer.sink.rate,
+            "" if result.completed else f", {result.reason}",
+        )
+        return result
+
+    def _tick(self, frames: int) -> None:
+        self._frames = frames
+        self.watchdog.tick()
+
+    def _check(self) -> str | None:
+        if self._stopping.is_set():
+            return "cut:shutdown"
+        now_mono = self.clock.mono()
+        if not self._dirty.is_set() and now_mono < self._next_check:
+            return None
+        self._dirty.clear()
+        self._next_check = now_mono + CHECK_EVERY_S
+        with self._lock:
+            plan, state = self._plan, self._state
+        playing = self._playing
+        return None if playing is None else should_cut(plan, self.clock.now(), state, playing)
+
+    def _ack(self, urgent_id: str, state: str) -> None:
+        self.journal.add_ack(urgent_id, state, iso(self.clock.now()))
+        self._on_journal()
+
+    def _record_selftest(self, result: PlayResult | None, healthy_before: bool) -> None:
+        healthy, detail = self.pacer.sink.health()
+        rate = self.pacer.sink.rate
+        if result is None:
+            ok, text = False, "self-test clip missing or unplayable"
+        elif not result.completed:
+            ok, text = False, f"cut after {result.frames / rate:.1f} s ({result.reason})"
+        elif not (healthy and healthy_before):
+            ok, text = (
+                False,
+                f"played {result.frames / rate:.1f} s but the sink is unhealthy: {detail}",
+            )
+        else:
+            ok, text = True, f"played {result.frames / rate:.1f} s"
+        self.selftest = {"at": iso(self.clock.now()), "ok": ok, "detail": text}
+        self.journal.put("selftest", self.selftest)
+        log.info("self-test: %s (%s)", "ok" if ok else "FAILED", text)
