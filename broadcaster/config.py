@@ -56,6 +56,8 @@ class ServerSettings:
     offline_after_missed: int = 3
     prerender_hours: int = 36
     long_poll_max_s: int = 60
+    # Mark the session cookie Secure: set true when the panel is served over HTTPS.
+    secure_cookies: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,7 @@ def _server(node: Node) -> ServerSettings:
         long_poll_max_s=(
             s["long_poll_max_s"].int(1, 600) if "long_poll_max_s" in s else base.long_poll_max_s
         ),
+        secure_cookies=s["secure_cookies"].bool() if "secure_cookies" in s else base.secure_cookies,
     )
 
 

@@ -27,6 +27,10 @@ class Forbidden(BroadcasterError):
     """The caller is known but not allowed to do this."""
 
 
+class Unauthenticated(BroadcasterError):
+    """No valid credentials: a missing, unknown or revoked token, or no session."""
+
+
 __all__ = [
     "AudioError",
     "BroadcasterError",
@@ -34,5 +38,6 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "NotFound",
+    "Unauthenticated",
     "ValidationError",
 ]

@@ -1,0 +1,125 @@
+"""`broadcaster serve`: panel, APIs and the scheduler in one process on gevent.
+
+gevent's WSGI server runs every request in a greenlet, so a thousand speakers can each
+hold a waiting long poll without a thousand OS threads. `broadcaster.cli` patches the
+standard library before this module is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from broadcaster.config import load_settings
+from broadcaster.errors import Conflict, NotFound
+from broadcaster.models import Role, User
+from broadcaster.notify import Notifier
+from broadcaster.passwords import generate_password, hash_password
+from broadcaster.scheduler import SchedulerShell
+from broadcaster.service import Service
+from broadcaster.store import Store
+from broadcaster.wiring import close_library, make_library, open_store
+
+log = logging.getLogger("broadcaster.server")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ensure_admin(store: Store, now: datetime) -> str | None:
+    """Create the first admin if there is none; returns the password to print once, if new."""
+    try:
+        store.get_user("admin")
+        return None
+    except NotFound:
+        pass
+    from_env = os.environ.get("BROADCASTER_ADMIN_PASSWORD")
+    password = from_env or generate_password()
+    store.create_user(User("admin", Role.ADMIN), now, password_hash=hash_password(password))
+    store.append_audit(now, "server", "user.create", "admin", {"first_start": True})
+    return "(from BROADCASTER_ADMIN_PASSWORD)" if from_env else password
+
+
+def secret_key(data: Path) -> str:
+    """The session signing key, kept in the data folder so sessions survive restarts."""
+    path = data / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT."""
+    from gevent import pool, pywsgi
+
+    from web.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings(args.config)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    data: Path = args.data
+    data.mkdir(parents=True, exist_ok=True)
+    now = utc_now()
+    store = open_store(settings, data, now, args.db)
+    library = make_library(settings, data)
+    notifier = Notifier(store.last_event_seq())
+    service = Service(settings, store, library, notifier)
+    scheduler = SchedulerShell(service, utc_now)
+    try:
+        scheduler.start()
+    except Conflict as exc:
+        close_library(library)
+        store.close()
+        print(f"broadcaster: error: {exc}", file=sys.stderr)
+        return 1
+    admin_password = ensure_admin(store, now)
+    app = create_app(
+        settings,
+        service,
+        secret_key=secret_key(data),
+        secure_cookies=settings.server.secure_cookies,
+    )
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=notifier.watch, args=(store.last_event_seq, stop), daemon=True
+    )
+    watcher.start()
+    server = pywsgi.WSGIServer((host, port), app, spawn=pool.Pool(20_000), log=None)
+    server.start()
+    url = f"http://{host}:{server.server_port}/"
+    print(f"broadcaster: serving {settings.name} at {url} (data in {data.resolve()})", flush=True)
+    if admin_password is not None:
+        print(
+            f"broadcaster: first start: sign in as admin with password {admin_password}", flush=True
+        )
+
+    def shutdown(signum: int, _frame: object) -> None:
+        log.info("stopping on signal %d", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    try:
+        stop.wait()
+    finally:
+        server.stop(timeout=2)
+        scheduler.stop()
+        close_library(library)
+        store.close()
+    print("broadcaster: stopped", flush=True)
+    return 0

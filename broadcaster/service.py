@@ -1,0 +1,180 @@
+"""Use cases of the server: plans for speakers, what devices report, and commands to them.
+
+The shell (web handlers, scheduler jobs) calls these with `now` read once from its clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from broadcaster.clips import ClipLibrary
+from broadcaster.config import Settings
+from broadcaster.errors import NotFound
+from broadcaster.models import PlayLogEntry
+from broadcaster.notify import Notifier
+from broadcaster.plans import PlanDocument, build_plan, plan_span
+from broadcaster.store import AckState, Deployment, Event, PlayUpload, SpeakerStatus, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What a client reported in one heartbeat (validated by the web layer)."""
+
+    state: str
+    now_playing: Mapping[str, Any] | None
+    position_ms: int | None
+    volume: int | None
+    last_sync: datetime | None
+    plan_etag: str | None
+    clock_offset_ms: int | None
+    cache: Mapping[str, Any] | None
+    selftest: Mapping[str, Any] | None
+    version: str
+
+
+class Service:
+    """The server's use cases over one store, one clip library and one notifier."""
+
+    def __init__(
+        self, settings: Settings, store: Store, library: ClipLibrary, notifier: Notifier
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.library = library
+        self.notifier = notifier
+        self._plans: dict[str, tuple[tuple[int, str], PlanDocument]] = {}
+        self._plans_guard = threading.Lock()
+        self._deployment: tuple[int, Deployment] | None = None
+
+    # -- reading the deployment ---------------------------------------------------------------
+    def deployment(self, now: datetime) -> Deployment:
+        """The current deployment; re-read only when the catalog revision moved.
+
+        Live urgents depend on `now` as well: expired ones drop out on the next read.
+        """
+        revision = self.store.catalog_revision()
+        cached = self._deployment
+        if cached is not None and cached[0] == revision:
+            deployment = cached[1]
+            live = tuple(u for u in deployment.urgents if u.is_live(now))
+            if len(live) == len(deployment.urgents):
+                return deployment
+        deployment = self.store.deployment(now)
+        self._deployment = (revision, deployment)
+        return deployment
+
+    # -- plans -------------------------------------------------------------------------------
+    def plan(self, speaker_id: str, now: datetime) -> PlanDocument:
+        """The speaker's served plan, recomputed when the catalog or the local day changes."""
+        deployment = self.deployment(now)
+        if speaker_id not in {s.id for s in deployment.speakers}:
+            raise NotFound(f"no speaker {speaker_id!r}")
+        urgents = tuple(sorted(u.id for u in deployment.urgents))
+        day = now.astimezone(self.settings.zone).date().isoformat()
+        key = (deployment.revision, f"{day}/{','.join(urgents)}")
+        with self._plans_guard:
+            cached = self._plans.get(speaker_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        document = build_plan(
+            deployment,
+            speaker_id,
+            self.library,
+            zone=self.settings.zone,
+            default_voice=self.settings.default_voice,
+            now=now,
+            heartbeat_s=self.settings.server.heartbeat_s,
+            span=plan_span(now, self.settings.zone),
+        )
+        with self._plans_guard:
+            self._plans[speaker_id] = (key, document)
+        return document
+
+    def clip_file(self, key: str) -> Path:
+        """The file of a clip a plan or an urgent named."""
+        path = self.library.file(key)
+        if path is None:
+            raise NotFound(f"no clip {key!r}")
+        return path
+
+    # -- device reports ----------------------------------------------------------------------
+    def heartbeat(self, speaker_id: str, beat: Heartbeat, now: datetime) -> dict[str, Any]:
+        """Record a heartbeat; answer with the current plan's ETag (a change means resync)."""
+        previous = self.store.speaker_status(speaker_id)
+        selftest = beat.selftest or {}
+        status = SpeakerStatus(
+            speaker_id=speaker_id,
+            last_heartbeat=now,
+            state=beat.state,
+            now_playing=beat.now_playing,
+            position_ms=beat.position_ms,
+            volume=beat.volume,
+            clock_offset_ms=beat.clock_offset_ms,
+            selftest_ok=selftest.get("ok", previous.selftest_ok if previous else None),
+            selftest_at=selftest.get("at", previous.selftest_at if previous else None),
+            selftest_detail=str(
+                selftest.get("detail", previous.selftest_detail if previous else "")
+            ),
+            cache_health=beat.cache,
+            last_sync=beat.last_sync,
+            plan_etag=beat.plan_etag,
+            client_version=beat.version,
+        )
+        self.store.put_speaker_status(status)
+        etag = self.plan(speaker_id, now).etag
+        return {"plan_etag": etag, "heartbeat_s": self.settings.server.heartbeat_s}
+
+    def record_plays(
+        self, speaker_id: str, entries: Iterable[PlayLogEntry], now: datetime
+    ) -> PlayUpload:
+        """Store play-log entries (idempotent by id); urgent plays also acknowledge 'played'."""
+        entries = [replace(e, speaker_id=speaker_id) for e in entries]
+        upload = self.store.add_plays(entries, now)
+        return upload
+
+    def ack(self, speaker_id: str, urgent_id: str, state: AckState, at: datetime) -> None:
+        """A speaker received, started or finished an urgent announcement."""
+        self.store.ack_urgent(urgent_id, speaker_id, state, at)
+
+    def events(
+        self, speaker_id: str, after: int | None, wait_s: float
+    ) -> tuple[tuple[Event, ...], int]:
+        """Events after `after` for the speaker, waiting up to `wait_s` for one to appear.
+
+        Without `after`: none, and the current sequence number to start from.
+        """
+        if after is None:
+            return (), self.store.last_event_seq()
+        deadline = _monotonic() + wait_s
+        while True:
+            found = self.store.events_after(speaker_id, after)
+            if found:
+                return found, found[-1].seq
+            # Events for other speakers also wake us: move `after` past what we have seen.
+            seen = max(after, self.notifier.seq)
+            remaining = deadline - _monotonic()
+            if remaining <= 0 or not self.notifier.wait_beyond(seen, remaining):
+                return (), max(after, self.store.last_event_seq())
+
+    def statuses(self, speaker_ids: Iterable[str]) -> dict[str, SpeakerStatus]:
+        """The last known status of each speaker."""
+        return self.store.speaker_statuses(list(speaker_ids))
+
+    def offline_after(self) -> timedelta:
+        """Silence after which a speaker counts as offline: three missed heartbeats."""
+        server = self.settings.server
+        return timedelta(seconds=server.heartbeat_s * server.offline_after_missed)
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()

@@ -1,0 +1,65 @@
+"""The Flask application factory: nothing happens at import time."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from flask import Flask, Response, jsonify
+
+from broadcaster.config import Settings
+from broadcaster.service import Service
+from web import device_api, errors, user_api
+from web.openapi import openapi_document
+from web.runtime import Runtime, utc_now
+
+
+def create_app(
+    settings: Settings,
+    service: Service,
+    *,
+    secret_key: str | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    secure_cookies: bool = True,
+) -> Flask:
+    """A configured app; the caller owns the service (store, library) and closes it."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        SESSION_COOKIE_NAME="broadcaster_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["broadcaster"] = Runtime(settings, service, clock)
+    app.register_blueprint(device_api.bp)
+    app.register_blueprint(user_api.bp)
+    errors.register(app)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi() -> Response:
+        return jsonify(openapi_document())
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"ok": True, "name": settings.name})
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        )
+        return response
+
+    return app

@@ -1,0 +1,129 @@
+"""The device API (docs/device-api.md): plans, clips, events, heartbeats, plays, acks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from broadcaster.errors import ValidationError
+from broadcaster.store import AckState
+from web import payloads
+from web.auth import require_any_device, require_device
+from web.runtime import iso, runtime
+
+bp = Blueprint("device_api", __name__, url_prefix="/api/v1")
+
+MAX_PLAYS = 500
+
+
+def _json(data: dict[str, object], status: int = 200) -> Response:
+    response = jsonify({**data, "server_time": iso(runtime().clock())})
+    response.status_code = status
+    return response
+
+
+@bp.get("/speakers/<speaker_id>/plan")
+def plan(speaker_id: str) -> Response:
+    rt = runtime()
+    now = rt.clock()
+    require_device(speaker_id, now)
+    document = rt.service.plan(speaker_id, now)
+    if document.etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        body = json.dumps({**document.body, "server_time": iso(now)}, ensure_ascii=False).encode()
+        response = Response(body, mimetype="application/json")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            # A day of looping is thousands of near-identical items: gzip shrinks it ~20x.
+            response.set_data(gzip.compress(body, compresslevel=1))
+            response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
+    response.headers["ETag"] = document.etag
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/clips/<key>")
+def clip(key: str) -> Response:
+    rt = runtime()
+    require_any_device(rt.clock())
+    path = rt.service.clip_file(key)
+    response = send_file(path, mimetype="audio/wav", conditional=True, etag=key, max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+@bp.get("/speakers/<speaker_id>/events")
+def events(speaker_id: str) -> Response:
+    rt = runtime()
+    require_device(speaker_id, rt.clock())
+    after = _int_arg("after", low=0)
+    wait = _int_arg("wait", low=0)
+    wait_s = min(wait if wait is not None else 25, rt.settings.server.long_poll_max_s)
+    found, last = rt.service.events(speaker_id, after, float(wait_s))
+    return _json(
+        {
+            "events": [
+                {
+                    "seq": e.seq,
+                    "kind": e.kind.value,
+                    "created_at": iso(e.created_at),
+                    "payload": dict(e.payload),
+                }
+                for e in found
+            ],
+            "last": last,
+        }
+    )
+
+
+def _int_arg(name: str, *, low: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{name}: expected a whole number") from None
+    if value < low:
+        raise ValidationError(f"{name}: must be at least {low}")
+    return value
+
+
+@bp.post("/speakers/<speaker_id>/heartbeat")
+def heartbeat(speaker_id: str) -> Response:
+    rt = runtime()
+    now = rt.clock()
+    require_device(speaker_id, now)
+    beat = payloads.heartbeat(payloads.json_body())
+    return _json(rt.service.heartbeat(speaker_id, beat, now))
+
+
+@bp.post("/speakers/<speaker_id>/plays")
+def plays(speaker_id: str) -> Response:
+    rt = runtime()
+    now = rt.clock()
+    require_device(speaker_id, now)
+    entries = payloads.plays(payloads.json_body(), speaker_id, MAX_PLAYS)
+    upload = rt.service.record_plays(speaker_id, entries, now)
+    return _json({"accepted": list(upload.accepted), "duplicates": list(upload.duplicates)})
+
+
+@bp.post("/speakers/<speaker_id>/acks")
+def acks(speaker_id: str) -> Response:
+    rt = runtime()
+    now = rt.clock()
+    require_device(speaker_id, now)
+    data = payloads.json_body()
+    urgent_id = payloads.text(data, "urgent", limit=100)
+    state = payloads.text(data, "state", limit=20)
+    if not urgent_id:
+        raise ValidationError("urgent: required")
+    if state not in {s.value for s in AckState}:
+        raise ValidationError("state: expected received, playing or played")
+    at = payloads.moment(data, "at") or now
+    rt.service.ack(speaker_id, urgent_id, AckState(state), at)
+    return Response(status=204)

@@ -1,0 +1,99 @@
+"""The one place where domain errors become HTTP answers (and denials become audit lines)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from audio.errors import AudioError, InvalidInput
+from broadcaster.errors import (
+    BroadcasterError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationError,
+)
+from web.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+STATUS: list[tuple[type[Exception], int, str]] = [
+    (Unauthenticated, 401, "unauthenticated"),
+    (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (ValidationError, 422, "invalid"),
+    (InvalidInput, 422, "invalid"),
+    (AudioError, 502, "audio_failed"),
+    (BroadcasterError, 500, "error"),
+]
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    """The JSON error shape of the API."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def _field_of(message: str) -> str | None:
+    # Validation messages start with the field they are about: "repeats: must be ...".
+    head, sep, _ = message.partition(":")
+    return (
+        head
+        if sep and head.replace("_", "").replace(".", "").isalnum() and " " not in head
+        else None
+    )
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on `app`."""
+
+    @app.errorhandler(BroadcasterError)
+    @app.errorhandler(AudioError)
+    def domain_error(exc: Exception):  # type: ignore[no-untyped-def]
+        status, code = next((s, c) for kind, s, c in STATUS if isinstance(exc, kind))
+        message = str(exc)
+        if status in (401, 403):
+            _audit_denial(status, message)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.path, message)
+        response = jsonify(error_body(code, message, _field_of(message)))
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="broadcaster"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        response = jsonify(
+            error_body(exc.name.lower().replace(" ", "_"), exc.description or exc.name)
+        )
+        response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("%s %s crashed", request.method, request.path)
+        response = jsonify(error_body("internal", "internal error; the server log has details"))
+        response.status_code = 500
+        return response
+
+
+def _audit_denial(status: int, message: str) -> None:
+    try:
+        rt = runtime()
+        rt.service.store.append_audit(
+            rt.clock(),
+            getattr(g, "actor", "anonymous"),
+            "denied" if status == 403 else "unauthenticated",
+            f"{request.method} {request.path}",
+            {"status": status, "reason": message},
+            request.remote_addr,
+        )
+    except Exception:  # the audit must never turn a 403 into a 500
+        log.exception("could not write the audit line for a denied request")

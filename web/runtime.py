@@ -1,0 +1,39 @@
+"""What every request handler reaches: settings, the service and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+
+from broadcaster.config import Settings
+from broadcaster.service import Service
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The app's wiring; `clock` is read once per request by the handler."""
+
+    settings: Settings
+    service: Service
+    clock: Callable[[], datetime] = utc_now
+
+
+def runtime() -> Runtime:
+    """The runtime of the current app."""
+    found: Runtime = current_app.extensions["broadcaster"]
+    return found
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in the deployment's zone, with its UTC offset, to the millisecond."""
+    if moment is None:
+        return None
+    return moment.astimezone(runtime().settings.zone).isoformat(timespec="milliseconds")
