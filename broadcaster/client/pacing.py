@@ -12,6 +12,7 @@ from audio.player import ClipInfo, ClipReader, Sink, scale
 
 CHUNK_S = 0.02
 FADE_S = 0.2
+TAIL_GRACE_S = 0.05  # a clip that overruns its stop by less than this counts as complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,9 @@ class Pacer:
                     completed, reason = True, ""
                     break
                 if n <= 0:
-                    if not reason:
+                    if not reason and remaining <= rate * TAIL_GRACE_S:
+                        completed = True  # a rounded duration left a few ms of the tail
+                    elif not reason:
                         reason = stop_reason
                     break
                 pcm = reader.read(n)
@@ -97,7 +100,10 @@ class Pacer:
                     completed, reason = True, ""
                     break
                 count = len(pcm) // 2
-                if fade_end is not None or (stop_at is not None and stop_at < t + remaining / rate):
+                cut_by_deadline = (
+                    stop_at is not None and stop_at < t + remaining / rate - TAIL_GRACE_S
+                )
+                if fade_end is not None or cut_by_deadline:
                     pcm = scale(
                         pcm, [self._gain(t + i / rate, stop_at, fade_end) for i in range(count)]
                     )

@@ -122,8 +122,9 @@ def _syncer(tmp_path: Path, server: StubServer) -> tuple[Syncer, list[Plan]]:
     def current() -> Plan | None:
         return switched[-1] if switched else None
 
-    syncer = Syncer(api, ClipStore(tmp_path), PlanStore(tmp_path), current, switched.append,
-                    clock.now)  # fmt: skip
+    syncer = Syncer(
+        api, ClipStore(tmp_path), PlanStore(tmp_path), current, switched.append, clock.now
+    )
     return syncer, switched
 
 
@@ -166,9 +167,18 @@ def test_a_damaged_saved_plan_is_ignored(tmp_path: Path) -> None:
 
 
 def entry(i: int) -> dict[str, object]:
-    return {"id": f"id-{i}", "clip": "k", "message": None, "kind": "loop", "urgent": None,
-            "planned_start": "", "started_at": "", "ended_at": "", "completed": True,
-            "reason": ""}  # fmt: skip
+    return {
+        "id": f"id-{i}",
+        "clip": "k",
+        "message": None,
+        "kind": "loop",
+        "urgent": None,
+        "planned_start": "",
+        "started_at": "",
+        "ended_at": "",
+        "completed": True,
+        "reason": "",
+    }
 
 
 def test_the_journal_keeps_entries_until_the_server_acknowledges_them(tmp_path: Path) -> None:

@@ -49,10 +49,14 @@ def make_plan(
     return Plan(
         "vehicle-01",
         tuple(Window(t(a), t(b)) for a, b in wins),
-        tuple(replace(i, window_end=next((t(b) for a, b in wins if t(a) <= i.start < t(b)),
-                                         i.window_end)) for i in its),
+        tuple(
+            replace(
+                i, window_end=next((t(b) for a, b in wins if t(a) <= i.start < t(b)), i.window_end)
+            )
+            for i in its
+        ),
         {CLIP.key: CLIP},
-    )  # fmt: skip
+    )
 
 
 def urgent(
@@ -65,8 +69,17 @@ def urgent(
     override: bool = False,
 ) -> UrgentEvent:
     spec = replace(CLIP, key=f"clip-{uid}")
-    return UrgentEvent(uid, seq, spec, "fire", repeats, interval_s, t(at),
-                       None if expires is None else t(expires), override)  # fmt: skip
+    return UrgentEvent(
+        uid,
+        seq,
+        spec,
+        "fire",
+        repeats,
+        interval_s,
+        t(at),
+        None if expires is None else t(expires),
+        override,
+    )
 
 
 def run(event: UrgentEvent, plays: int = 0, last_end: float | None = None) -> UrgentRun:
@@ -253,8 +266,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("plan", "now", "state", "expected"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("plan", "now", "state", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_decide(plan: Plan | None, now: float, state: State, expected: tuple[object, ...]) -> None:
     assert summary(decide(plan, t(now), state)) == expected
 
@@ -324,8 +338,11 @@ CUT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("plan", "now", "state", "playing", "expected"),
-                         [c[1:] for c in CUT_CASES], ids=[c[0] for c in CUT_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("plan", "now", "state", "playing", "expected"),
+    [c[1:] for c in CUT_CASES],
+    ids=[c[0] for c in CUT_CASES],
+)
 def test_should_cut(
     plan: Plan, now: float, state: State, playing: Playing, expected: str | None
 ) -> None:
