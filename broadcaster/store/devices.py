@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,8 +59,8 @@ def _event(r: RowMapping) -> Event:
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC span of one calendar day in `zone` (23 or 25 hours on DST change days)."""
-    start = datetime.combine(day, time(0), zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone)
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
     return start, end
 
 
@@ -183,13 +183,18 @@ class DevicesStore(StoreBase):
         self, speaker_id: str | None, kind: EventKind, payload: Mapping[str, Any], now: datetime
     ) -> int:
         """Queue a command for one speaker (or every speaker: None); returns its sequence."""
+        try:
+            kind = EventKind(kind)
+        except ValueError:
+            allowed = ", ".join(k.value for k in EventKind)
+            raise ValidationError(f"event.kind: {kind!r} is not one of {allowed}") from None
         with self.transaction() as conn:
             seq = self._bump(conn, "events")
             conn.execute(
                 insert(t.events).values(
                     seq=seq,
                     speaker_id=speaker_id,
-                    kind=EventKind(kind).value,
+                    kind=kind.value,
                     payload=dict(payload),
                     created_at=now,
                 )

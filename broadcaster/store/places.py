@@ -112,7 +112,9 @@ def _check_parent(conn: Connection, area: Area) -> None:
 
 
 def _ancestors(conn: Connection, area_id: str) -> set[str]:
-    parents = dict(conn.execute(select(t.areas.c.id, t.areas.c.parent_id)).tuples().all())
+    parents = {
+        aid: parent for aid, parent in conn.execute(select(t.areas.c.id, t.areas.c.parent_id))
+    }
     chain: set[str] = set()
     current: str | None = area_id
     while current is not None and current not in chain:

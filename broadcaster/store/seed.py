@@ -64,7 +64,9 @@ class SeedStore(StoreBase):
         skipped: list[str] = []
         with self.transaction() as conn:
             first = conn.execute(select(t.meta.c.key).where(t.meta.c.key == SEEDED_AT)).first()
-            seen = set(conn.execute(select(t.seeded.c.kind, t.seeded.c.id)).tuples())
+            seen = {
+                (kind, key) for kind, key in conn.execute(select(t.seeded.c.kind, t.seeded.c.id))
+            }
             for kind, objects, column, insert_one in _kinds(settings):
                 for obj in objects:
                     key = _key(obj)

@@ -28,7 +28,8 @@ from broadcaster.store import Store, sqlite_url
 
 NOW = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
 BACKENDS = ["sqlite", "postgresql"]
-TEMPLATE = "bc_template"
+TEMPLATE = "bc_template"  # migrated
+SEEDED_TEMPLATE = "bc_seeded"  # migrated and seeded from the sample config.yaml at NOW
 
 
 def _pg_bindir() -> Path:
@@ -63,11 +64,10 @@ class PostgresServer:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
-    def new_database(self, *, migrated: bool = True) -> str:
-        """A new database: a clone of the migrated template, or empty."""
+    def new_database(self, template: str = TEMPLATE) -> str:
+        """A new database cloned from `template` (`template0` for an empty one)."""
         name = f"test_{next(self._names)}"
-        template = f" TEMPLATE {TEMPLATE}" if migrated else " TEMPLATE template0"
-        self._admin(f"CREATE DATABASE {name}{template}")
+        self._admin(f"CREATE DATABASE {name} TEMPLATE {template}")
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
@@ -81,7 +81,7 @@ def _run(command: list[str], what: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres(settings: Settings) -> Iterator[PostgresServer]:
     bindir = _pg_bindir()
     root = Path(tempfile.mkdtemp(prefix="broadcaster-pg-"))
     as_user: list[str] = []
@@ -103,6 +103,9 @@ def postgres() -> Iterator[PostgresServer]:
         server = PostgresServer(port, root)
         server._admin(f"CREATE DATABASE {TEMPLATE}")
         Store.open(server.url(TEMPLATE)).close()
+        server._admin(f"CREATE DATABASE {SEEDED_TEMPLATE} TEMPLATE {TEMPLATE}")
+        with Store.open(server.url(SEEDED_TEMPLATE)) as store:
+            store.seed_from(settings, NOW)
         yield server
     finally:
         if started:
@@ -114,16 +117,20 @@ def postgres() -> Iterator[PostgresServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty-but-migrated database URL on each backend."""
+def _database(request: pytest.FixtureRequest, tmp_path: Path, template: str) -> Iterator[str]:
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
     server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.new_database()
+    url = server.new_database(template)
     yield url
     server.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    yield from _database(request, tmp_path, TEMPLATE)
 
 
 @pytest.fixture
@@ -132,8 +139,11 @@ def store(db_url: str) -> Iterator[Store]:
         yield opened
 
 
-@pytest.fixture
-def seeded(store: Store, settings: Settings) -> Store:
-    """A store seeded from the sample config.yaml."""
-    store.seed_from(settings, NOW)
-    return store
+@pytest.fixture(params=BACKENDS)
+def seeded(request: pytest.FixtureRequest, tmp_path: Path, settings: Settings) -> Iterator[Store]:
+    """A store seeded from the sample config.yaml at NOW (on PostgreSQL: a seeded clone)."""
+    for url in _database(request, tmp_path, SEEDED_TEMPLATE):
+        with Store.open(url) as opened:
+            if request.param == "sqlite":
+                opened.seed_from(settings, NOW)
+            yield opened

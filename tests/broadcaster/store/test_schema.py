@@ -20,7 +20,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database(migrated=False)
+    return server.new_database("template0")
 
 
 def test_migrated_schema_matches_the_metadata(empty_url: str) -> None:

@@ -1,0 +1,114 @@
+"""Seeding from config.yaml: the config seeds once, the database is the truth afterwards."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import replace
+from datetime import time, timedelta
+
+from broadcaster.config import Settings
+from broadcaster.models import Message, Program, Role, Schedule, User
+from broadcaster.store import Store
+from tests.broadcaster.store.conftest import NOW
+
+LATER = NOW + timedelta(days=3)
+
+
+def test_the_first_seed_copies_the_whole_configuration(store: Store, settings: Settings) -> None:
+    report = store.seed_from(settings, NOW)
+    assert report.first
+    assert report.skipped == ()
+    assert report.inserted["speaker"] == tuple(s.id for s in settings.speakers)
+    assert set(store.list_areas()) == set(settings.areas)
+    assert set(store.list_speakers()) == set(settings.speakers)
+    assert set(store.list_messages()) == set(settings.messages)
+    assert set(store.list_programs()) == set(settings.programs)
+    assert set(store.list_schedules()) == set(settings.schedules)
+    assert {r.user for r in store.list_users()} == set(settings.users)
+    assert all(r.password_hash is None for r in store.list_users())
+    assert store.get_meta("seeded_at") == NOW.isoformat()
+    assert len([s for s in store.list_speakers() if s.id.startswith("vehicle-")]) == 23
+
+
+def test_seeding_again_changes_nothing(seeded: Store, settings: Settings) -> None:
+    before = seeded.deployment(NOW)
+    report = seeded.seed_from(settings, LATER)
+    assert (report.first, report.count, report.skipped) == (False, 0, ())
+    assert seeded.deployment(NOW) == before
+    assert seeded.get_meta("seeded_at") == NOW.isoformat()
+
+
+def test_panel_edits_survive_a_restart(seeded: Store, settings: Settings) -> None:
+    message = replace(seeded.get_message("fire"), text="村里已设防火点，严禁焚烧秸秆。")
+    seeded.update_message(message, NOW)
+    schedule = replace(seeded.get_schedule("villages-evening"), end=time(18, 30), priority=4)
+    seeded.update_schedule(schedule, NOW)
+    seeded.delete_schedule("gulou-daily")
+
+    seeded.seed_from(settings, LATER)
+
+    assert seeded.get_message("fire") == message
+    assert seeded.message_record("fire").version == 2
+    assert seeded.get_schedule("villages-evening") == schedule
+    assert "gulou-daily" not in {s.id for s in seeded.list_schedules()}
+
+
+def test_objects_deleted_in_the_panel_stay_deleted(seeded: Store, settings: Settings) -> None:
+    seeded.delete_schedule("xiguan-lockdown")
+    seeded.delete_program("lockdown")
+    seeded.delete_message("lockdown", NOW)
+    report = seeded.seed_from(settings, LATER)
+    assert report.count == 0
+    assert "lockdown" not in {m.id for m in seeded.list_messages()}
+    assert "lockdown" not in {p.id for p in seeded.list_programs()}
+
+
+def test_objects_new_in_the_config_are_added_on_the_next_start(
+    seeded: Store, settings: Settings
+) -> None:
+    flood = Message("flood", "防汛", "汛期请远离河道。")
+    program = Program("summer", "夏季", ("flood", "fire"), 6.0)
+    schedule = Schedule("summer-noon", "summer", area_ids=("dayang",), start=time(12))
+    user = User("chief-dayang", Role.CHIEF, ("dayang-village",))
+    grown = dataclasses.replace(
+        settings,
+        messages=(*settings.messages, flood),
+        programs=(*settings.programs, program),
+        schedules=(*settings.schedules, schedule),
+        users=(*settings.users, user),
+    )
+    report = seeded.seed_from(grown, LATER)
+    assert dict(report.inserted) == {
+        "message": ("flood",),
+        "program": ("summer",),
+        "schedule": ("summer-noon",),
+        "user": ("chief-dayang",),
+    }
+    assert seeded.get_schedule("summer-noon") == schedule
+    assert seeded.get_user("chief-dayang").user == user
+
+
+def test_a_panel_object_with_a_config_id_wins(store: Store, settings: Settings) -> None:
+    mine = Message("fire", "我的防火稿", "面板里写的。")
+    store.create_message(mine, NOW)
+    report = store.seed_from(settings, NOW)
+    assert "fire" not in report.inserted["message"]
+    assert store.get_message("fire") == mine
+
+
+def test_a_new_config_object_with_a_broken_reference_is_skipped_and_retried(
+    seeded: Store, settings: Settings
+) -> None:
+    seeded.delete_schedule("yaomiao-noon")
+    seeded.delete_program("traffic-safety")
+    seeded.delete_message("traffic", NOW)
+    revived = Program("traffic-2", "交通", ("traffic",))
+    grown = dataclasses.replace(settings, programs=(*settings.programs, revived))
+    report = seeded.seed_from(grown, LATER)
+    assert report.count == 0
+    assert report.skipped == (
+        "program 'traffic-2': program traffic-2.message_ids: no message 'traffic'",
+    )
+    # Once the message exists again, the next start adds the program.
+    seeded.create_message(Message("traffic", "交通安全", "减速慢行。"), LATER)
+    assert seeded.seed_from(grown, LATER).inserted == {"program": ("traffic-2",)}

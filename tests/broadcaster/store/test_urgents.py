@@ -1,0 +1,110 @@
+"""Urgent announcements: create, list, cancel, acknowledgements, and what the planner sees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from broadcaster.errors import Conflict, NotFound, ValidationError
+from broadcaster.models import Urgent
+from broadcaster.store import AckState, Store
+from tests.broadcaster.store.conftest import NOW
+
+HOUR = timedelta(hours=1)
+
+
+def _urgent(uid: str, minutes_ago: int = 0, **changes: object) -> Urgent:
+    created = NOW - timedelta(minutes=minutes_ago)
+    fields: dict[str, object] = {
+        "id": uid,
+        "created_at": created,
+        "starts_at": created,
+        "expires_at": created + HOUR,
+        "text": "请注意：前方道路封闭。",
+        "speaker_ids": ("vehicle-01", "vehicle-02"),
+        "repeats": 3,
+        "interval_s": 5.0,
+        "created_by": "admin",
+    }
+    fields.update(changes)
+    return Urgent(**fields)  # type: ignore[arg-type]
+
+
+def test_an_urgent_round_trips(seeded: Store) -> None:
+    urgent = _urgent(
+        "u1",
+        text=None,
+        message_id="fire",
+        speaker_ids=("vehicle-03",),
+        area_ids=("tunli", "xiguan-community"),
+        override_window=True,
+        created_by="chief-tunli",
+    )
+    seeded.create_urgent(urgent)
+    assert seeded.get_urgent("u1") == urgent
+    with pytest.raises(Conflict):
+        seeded.create_urgent(urgent)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"speaker_ids": ("vehicle-99",)}, "no such id 'vehicle-99'"),
+        ({"speaker_ids": (), "area_ids": ("atlantis",)}, "no such id 'atlantis'"),
+        ({"text": None, "message_id": "nope"}, "no message 'nope'"),
+    ],
+    ids=["unknown-speaker", "unknown-area", "unknown-message"],
+)
+def test_an_urgent_with_unknown_references_is_refused(
+    seeded: Store, changes: dict, error: str
+) -> None:
+    with pytest.raises(ValidationError, match=error):
+        seeded.create_urgent(_urgent("bad", **changes))
+    assert seeded.list_urgents() == ()
+
+
+def test_urgents_list_newest_first_and_filter_live(seeded: Store) -> None:
+    old = seeded.create_urgent(_urgent("old", minutes_ago=120))  # expired an hour ago
+    mid = seeded.create_urgent(_urgent("mid", minutes_ago=30))
+    new = seeded.create_urgent(_urgent("new", minutes_ago=1))
+    assert [u.id for u in seeded.list_urgents()] == ["new", "mid", "old"]
+    assert [u.id for u in seeded.list_urgents(limit=2)] == ["new", "mid"]
+    assert seeded.list_urgents(live_at=NOW) == (new, mid)
+    assert not old.is_live(NOW)
+
+
+def test_cancelling_keeps_the_first_time_and_the_planner_stops_seeing_it(seeded: Store) -> None:
+    seeded.create_urgent(_urgent("u1"))
+    assert [u.id for u in seeded.deployment(NOW).urgents] == ["u1"]
+    later = NOW + timedelta(minutes=5)
+    cancelled = seeded.cancel_urgent("u1", later)
+    assert cancelled.cancelled_at == later
+    assert seeded.cancel_urgent("u1", later + HOUR).cancelled_at == later
+    assert seeded.deployment(later).urgents == ()
+    assert [u.id for u in seeded.deployment(NOW).urgents] == ["u1"]  # before the cancel
+    with pytest.raises(NotFound):
+        seeded.cancel_urgent("nope", later)
+
+
+def test_an_urgent_that_starts_later_is_live_until_it_expires(seeded: Store) -> None:
+    seeded.create_urgent(_urgent("soon", starts_at=NOW + HOUR, expires_at=NOW + 2 * HOUR))
+    assert [u.id for u in seeded.deployment(NOW).urgents] == ["soon"]
+    assert seeded.deployment(NOW + 2 * HOUR).urgents == ()
+
+
+def test_acknowledgements_keep_the_first_time_of_each_state(seeded: Store) -> None:
+    seeded.create_urgent(_urgent("u1"))
+    t1, t2, t3 = (NOW + timedelta(seconds=s) for s in (1, 2, 30))
+    seeded.ack_urgent("u1", "vehicle-01", AckState.RECEIVED, t1)
+    seeded.ack_urgent("u1", "vehicle-01", AckState.PLAYING, t2)
+    seeded.ack_urgent("u1", "vehicle-01", AckState.RECEIVED, t3)  # a resent ack
+    seeded.ack_urgent("u1", "vehicle-02", AckState.RECEIVED, t2)
+    acks = {a.speaker_id: a for a in seeded.urgent_acks("u1")}
+    assert (acks["vehicle-01"].received_at, acks["vehicle-01"].playing_at) == (t1, t2)
+    assert acks["vehicle-01"].played_at is None
+    assert (acks["vehicle-02"].received_at, acks["vehicle-02"].playing_at) == (t2, None)
+    done = seeded.ack_urgent("u1", "vehicle-01", AckState.PLAYED, t3)
+    assert done.played_at == t3
+    with pytest.raises(NotFound):
+        seeded.ack_urgent("nope", "vehicle-01", AckState.RECEIVED, t1)
