@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from audio.player import ClipInfo, ClipReader, Sink, scale
+from audio.player import ClipInfo, Sink
+from broadcaster.client.pcm import ClipReader, scale
 
 CHUNK_S = 0.02
 FADE_S = 0.2

@@ -16,6 +16,7 @@ from broadcaster.errors import BroadcasterError
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED_RETRY_S = 60.0
+FIRST_BEAT_WAIT_S = 10.0
 VOLUME = 100  # the client does not scale audio; the amplifier sets the level
 
 
@@ -59,6 +60,8 @@ class Heartbeater:
             self.syncer.request()
 
     def run(self, stopping: threading.Event) -> None:
+        # The first heartbeat reports the state after the first sync, not before it.
+        self.syncer.attempted.wait(FIRST_BEAT_WAIT_S)
         backoff = Backoff()
         while not stopping.is_set():
             try:

@@ -13,15 +13,16 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from audio.errors import AudioError
-from audio.player import ClipInfo, ClipReader
+from audio.player import ClipInfo
 from broadcaster.client.cache import ClipStore
 from broadcaster.client.clock import Clock
 from broadcaster.client.journal import Journal
 from broadcaster.client.pacing import Pacer, PlayResult
+from broadcaster.client.pcm import ClipReader
 from broadcaster.client.plan import ClipSpec, Plan, UrgentEvent
 from broadcaster.client.timeline import (
     Playing,
@@ -69,8 +70,8 @@ class Runner:
         self._on_bad_clip = on_bad_clip
         self._lock = threading.Lock()
         self._plan: Plan | None = None
-        handled = journal.get("urgents_handled") or []
-        self._state = State(cancelled=frozenset(), handled=frozenset(handled))
+        self._handled: list[str] = list(journal.get("urgents_handled") or [])
+        self._state = State(handled=frozenset(self._handled))
         self._wake = threading.Event()
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -96,11 +97,18 @@ class Runner:
 
     def add_urgent(self, event: UrgentEvent) -> bool:
         """Queue an urgent from the event stream; False if it was already known."""
+        old = self.clock.now() - timedelta(days=1)
         with self._lock:
             if event.id in self._state.known_urgents():
                 return False
-            self._state = self._state.with_run(UrgentRun(event))
-            handled = sorted(self._state.handled | {event.id})[-200:]
+            runs = tuple(
+                r
+                for r in self._state.urgents
+                if not (r.finished and r.last_end and r.last_end < old)
+            )
+            self._state = replace(self._state, urgents=runs).with_run(UrgentRun(event))
+            self._handled = [*self._handled, event.id][-200:]
+            handled = list(self._handled)
         self.journal.put("urgents_handled", handled)
         self._poke()
         return True
@@ -156,7 +164,8 @@ class Runner:
         if isinstance(decision, Wait):
             self._set_status(decision.state, None)
             until = math.inf if decision.until is None else self.clock.to_mono(decision.until)
-            self.pacer.idle(min(until, self.clock.mono() + IDLE_TICK_S), self._wake)
+            tick = min(IDLE_TICK_S, self.watchdog.interval_s or IDLE_TICK_S)
+            self.pacer.idle(min(until, self.clock.mono() + tick), self._wake)
         elif isinstance(decision, PlayItem):
             self._play_item(plan, decision)
         else:
@@ -204,7 +213,9 @@ class Runner:
             if result is None:
                 after = replace(after, finished=True)
             self._state = self._state.with_run(after)
-        if after.finished:
+        if result is None:
+            log.error("urgent %s: its clip cannot be played; giving it up", ev.id)
+        elif after.finished:
             self._ack(ev.id, "played")
             log.info("urgent %s: done after %d plays", ev.id, after.plays_done)
 

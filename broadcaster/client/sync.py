@@ -53,6 +53,7 @@ class Syncer:
         self.last_sync: datetime | None = None
         self.heartbeat_s = 30.0
         self.pending_etag: str | None = None  # a newer plan waiting for its clips
+        self.attempted = threading.Event()  # set after the first sync attempt, good or bad
 
     def request(self) -> None:
         self._requested.set()
@@ -132,4 +133,5 @@ class Syncer:
             except Exception:
                 delay = backoff.next()
                 log.exception("sync failed unexpectedly; retrying in %.1f s", delay)
+            self.attempted.set()
             self._requested.wait(delay)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from audio.errors import AudioError
-from audio.player import AlsaSink, ClipInfo, ClipReader, FileSink, NullSink, make_sink
+from audio.player import AlsaSink, ClipInfo, FileSink, NullSink, make_sink
 from broadcaster.client.pacing import Pacer
+from broadcaster.client.pcm import ClipReader
 from tests.client.fakes import RATE, read_log, wav_bytes
 
 INFO = ClipInfo("k1", "loop", "masks", None, RATE)
