@@ -1,4 +1,4 @@
-"""A second process competing for a lease: `python -m tests.broadcaster.store.lease_worker URL OWNER`.
+"""A process competing for a lease (`python -m tests.broadcaster.store.lease_worker URL OWNER`).
 
 Prints `ready`, waits for a line on stdin, then for about a second takes the lease
 `scheduler` when it can (short ttl, random pauses) and prints, as JSON, every

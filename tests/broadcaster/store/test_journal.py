@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from broadcaster.errors import ValidationError
 from broadcaster.store import Store
-from tests.broadcaster.store.conftest import NOW
+from tests.broadcaster.store.conftest import NOW, PostgresServer
 from tests.conftest import ROOT
 
 MINUTE = timedelta(minutes=1)
@@ -53,6 +53,14 @@ def test_the_database_itself_refuses_to_change_the_audit_log(store: Store, state
     with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
         conn.execute(text(statement))
     assert [(e.actor, e.action) for e in store.list_audit()] == [("admin", "login")]
+
+
+def test_postgresql_also_refuses_to_truncate_the_audit_log(postgres: PostgresServer) -> None:
+    with Store.open(postgres.reset("migrated")) as store:
+        store.append_audit(NOW, "admin", "login")
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(text("TRUNCATE audit_log"))
+        assert len(store.list_audit()) == 1
 
 
 def test_an_audit_entry_needs_an_action(store: Store) -> None:

@@ -20,7 +20,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database("template0")
+    return server.empty_database()
 
 
 def test_migrated_schema_matches_the_metadata(empty_url: str) -> None:
@@ -52,7 +52,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path) 
     with Store.open(f"sqlite:///{tmp_path / 'db' / 'b.db'}") as store, store.engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert (c.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 5000
 
 
 def test_in_memory_sqlite_is_refused() -> None:
