@@ -208,13 +208,14 @@ class PeopleStore(StoreBase):
         Looked up by its hash, so the time taken says nothing about how close a guess was.
         Revoked tokens, tokens of another kind and tokens of disabled users are refused.
         """
+        kind = TokenKind(kind)
         digest = token_hash(token)
         with self.transaction(write=False) as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).mappings()
             found = row.first()
             if found is None or not hmac.compare_digest(found["token_hash"], digest):
                 return None
-            if found["revoked_at"] is not None or found["kind"] != TokenKind(kind).value:
+            if found["revoked_at"] is not None or found["kind"] != kind.value:
                 return None
             if kind is TokenKind.USER:
                 disabled = conn.execute(

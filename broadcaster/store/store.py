@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from broadcaster.store import migrate
 from broadcaster.store.content import ContentStore
@@ -35,9 +35,13 @@ class Store(
     """
 
     @classmethod
-    def open(cls, url: str, *, upgrade: bool = True) -> Self:
-        """Connect to `url` and migrate the schema to the newest revision."""
-        engine = make_engine(url)
+    def open(cls, url: str, *, upgrade: bool = True, **engine_options: Any) -> Self:
+        """Connect to `url` and migrate the schema to the newest revision.
+
+        `engine_options` go to SQLAlchemy's `create_engine` (e.g. `pool_size` for a server
+        with many worker threads).
+        """
+        engine = make_engine(url, **engine_options)
         try:
             if upgrade:
                 migrate.upgrade(engine)

@@ -87,6 +87,7 @@ def test_a_personal_token_stops_working_while_its_user_is_disabled(seeded: Store
     assert seeded.verify_token(token, TokenKind.USER, NOW) == "chief-tunli"
     seeded.set_user_disabled("chief-tunli", True)
     assert seeded.verify_token(token, TokenKind.USER, NOW) is None
+    assert seeded.verify_token(token, "user", NOW) is None  # type: ignore[arg-type]
     seeded.delete_user("chief-tunli", NOW)
     assert seeded.list_tokens(TokenKind.USER, "chief-tunli")[0].revoked_at == NOW
 
