@@ -41,6 +41,20 @@ def _scheduler_class() -> type[BaseScheduler]:
     return BackgroundScheduler
 
 
+def _dead_local_process(owner: str) -> bool:
+    """True if `owner` (host:pid) names a process on this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class SchedulerShell:
     """Starts, feeds and stops the server-side jobs."""
 
@@ -56,6 +70,11 @@ class SchedulerShell:
         """Take the lease and start; `Conflict` if another process runs the scheduler."""
         store = self.service.store
         now = self.clock()
+        holder = store.lease_holder(LEASE, now)
+        if holder is not None and _dead_local_process(holder):
+            # A server on this machine was killed without releasing it: take over now.
+            log.warning("taking over the scheduler lease of %s (process is gone)", holder)
+            store.release_lease(LEASE, holder)
         if not store.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
             holder = store.lease_holder(LEASE, now)
             raise Conflict(
