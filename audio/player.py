@@ -216,7 +216,7 @@ class AlsaSink:
     """
 
     wants_silence = True
-    lead_s = 0.05
+    lead_s = 0.2  # >= the ALSA buffer: a stall of the loop (GC, fsync) does not underrun
     _UNHEALTHY_S = 60.0
     _WRITE_TIMEOUT_S = 2.0
 
@@ -259,7 +259,7 @@ class AlsaSink:
             # A small pipe keeps the distance between what was written and what is heard short.
             import fcntl
 
-            fcntl.fcntl(fd, 1031, 8192)  # F_SETPIPE_SZ
+            fcntl.fcntl(fd, 1031, 16384)  # F_SETPIPE_SZ
         os.set_blocking(fd, False)
         if self._trouble_at is None:
             self._detail = f"{self._command[0]} running"
@@ -275,13 +275,16 @@ class AlsaSink:
         self._kill()
         self._start()
 
-    def _kill(self) -> None:
+    def _kill(self, drain_s: float = 0.0) -> None:
+        """End the player; with ``drain_s`` it first gets that long to play what it has."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
         with contextlib.suppress(OSError):
             assert proc.stdin is not None
             proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=drain_s)
         proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2)
@@ -335,7 +338,7 @@ class AlsaSink:
 
     def close(self) -> None:
         with self._lock:
-            self._kill()
+            self._kill(drain_s=1.0)
 
 
 def make_sink(spec: str, rate: int = DEFAULT_RATE) -> Sink:
