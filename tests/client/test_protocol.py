@@ -225,3 +225,25 @@ def test_the_command_fades_out_on_sigterm_records_the_cut_and_exits_0(
     assert stop["reason"] == "cut:shutdown"
     assert [p["reason"] for p in server.state.plays.values()] == ["cut:shutdown"]
     assert "SIGTERM" in err and "switched to plan" in err
+
+
+def test_a_clip_corrupted_in_the_cache_is_skipped_and_downloaded_again(
+    server: StubServer, tmp_path: Path
+) -> None:
+    t0 = datetime.now(UTC)
+    loop = make_clip("loop01", 0.5)
+    s = lambda x: t0 + timedelta(seconds=x)  # noqa: E731
+    items = [(s(x), loop, "loop", None) for x in (1.5, 2.5, 3.5)]
+    server.serve(plan_body([(t0, s(4.2))], items, heartbeat_s=30), [loop])
+    out = tmp_path / "speaker.wav"
+    client = start_client(server.url, tmp_path / "cache", out)
+    try:
+        wait_for(lambda: client.runner.plan is not None, 5)
+        path = client.clips.path(client.runner.plan.clips[loop.key])  # type: ignore[union-attr]
+        path.write_bytes(path.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
+        wait_for(lambda: datetime.now(UTC) >= s(4.3), 10)
+    finally:
+        client.stop(upload_timeout_s=0.5)
+    starts = [e["t"] for e in read_log(out) if e["event"] == "start"]
+    assert server.state.clip_gets[loop.key] == 2  # once at sync, once after the damage
+    assert len(starts) == 2 and abs(starts[0] - s(2.5).timestamp()) < 0.1
