@@ -53,7 +53,7 @@ class Item:
     clip: str
     message: str | None
     urgent: str | None
-    window_end: datetime
+    window_end: datetime | None  # None: an override_window urgent, not bound to a window
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ def parse_plan(body: dict[str, Any], etag: str | None = None) -> Plan:
                 clip=str(clip),
                 message=it.get("message"),
                 urgent=str(urgent) if urgent else None,
-                window_end=parse_time(it["window_end"], where) if it.get("window_end") else end,
+                window_end=parse_time(it["window_end"], where) if it.get("window_end") else None,
             )
         )
     try:

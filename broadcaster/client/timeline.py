@@ -170,20 +170,21 @@ def decide(plan: Plan | None, now: datetime, state: State) -> Decision:
         if item.kind == "urgent" and item.urgent in known:
             continue  # already played (or cancelled) through the event stream
         item_window = plan.window_at(item.start)
-        if item_window is not None:
-            hard_end = item_window.end
-        elif item.kind == "urgent":
-            hard_end = item.window_end  # placed outside the windows for an override urgent
+        override = item.kind == "urgent" and item.window_end is None
+        if override:
+            hard_end = item.end  # an override_window urgent: no window limits it
+        elif item_window is not None:
+            hard_end = min(item_window.end, item.window_end or item_window.end)
         else:
             continue  # never outside the windows
         if item.start > now:
             window_end = window.end if window else None
             return Wait(_earliest(item.start, urgent_wake, next_window, window_end), quiet)
-        stop_at = min(item.end, item.window_end, hard_end)
+        stop_at = min(item.end, hard_end)
         if now >= stop_at:
             continue
         offset = (now - item.start).total_seconds()
-        return PlayItem(item, offset, stop_at, needs_window=item_window is not None)
+        return PlayItem(item, offset, stop_at, needs_window=not override)
     return Wait(_earliest(urgent_wake, next_window, window.end if window else None), quiet)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import gzip
 import hashlib
 import json
 import math
@@ -179,6 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"error": {"code": "not_found", "message": "no plan"}})
             elif self.headers.get("If-None-Match") == st.etag():
                 self._send(304)
+            elif "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                body = json.dumps({**st.plan, "server_time": iso(datetime.now(UTC))}).encode()
+                headers = {"ETag": st.etag(), "Content-Encoding": "gzip"}
+                self._send(
+                    200, gzip.compress(body), {**headers, "Content-Type": "application/json"}
+                )
             else:
                 self._send(200, st.plan, {"ETag": st.etag()})
         elif path.startswith("/api/v1/clips/"):

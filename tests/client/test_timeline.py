@@ -37,8 +37,13 @@ def secs(x: datetime | None) -> float | None:
     return None if x is None else (x - T0).total_seconds()
 
 
-def item(start: float, kind: str = "loop", urgent: str | None = None, dur: float = 10) -> Item:
-    return Item(t(start), t(start + dur), kind, CLIP.key, "masks", urgent, t(600))
+def item(
+    start: float, kind: str = "loop", urgent: str | None = None, dur: float = 10, bound: bool = True
+) -> Item:
+    """A plan item; ``bound=False`` is an override urgent (no ``window_end``)."""
+    return Item(
+        t(start), t(start + dur), kind, CLIP.key, "masks", urgent, t(600) if bound else None
+    )
 
 
 def make_plan(
@@ -46,15 +51,14 @@ def make_plan(
 ) -> Plan:
     wins = [(0.0, 600.0)] if windows is None else windows
     its = [item(s) for s in range(0, 600, 20)] if items is None else items
+
+    def window_end(i: Item) -> datetime | None:
+        return next((t(b) for a, b in wins if t(a) <= i.start < t(b)), i.window_end)
+
     return Plan(
         "vehicle-01",
         tuple(Window(t(a), t(b)) for a, b in wins),
-        tuple(
-            replace(
-                i, window_end=next((t(b) for a, b in wins if t(a) <= i.start < t(b)), i.window_end)
-            )
-            for i in its
-        ),
+        tuple(i if i.window_end is None else replace(i, window_end=window_end(i)) for i in its),
         {CLIP.key: CLIP},
     )
 
@@ -99,6 +103,14 @@ TWO_WINDOWS = make_plan([(0, 100), (200, 300)], [item(0), item(50), item(200), i
 SHORT_WINDOW = make_plan([(0, 25)], [item(0), item(20)])  # the item at 20 would end at 30
 WITH_PLAN_URGENT = make_plan(None, [item(0), item(20, "urgent", "u-1"), item(40)])
 STRAY_ITEM = make_plan([(0, 100)], [item(0), item(150)])  # an item outside every window
+OVERRIDE_ITEMS = make_plan(
+    [(0, 100)],
+    [
+        item(95, "urgent", "u-7", bound=False),
+        item(150, "urgent", "u-8", bound=False),
+        item(170, "urgent", "u-9"),
+    ],
+)
 
 CASES = [
     # id, plan, now, state, expected
@@ -130,6 +142,27 @@ CASES = [
         ("wait", None, "silent-outside-window"),
     ),
     ("no plan: silent", None, 0, State(), ("wait", None, "silent-outside-window")),
+    (
+        "an override urgent item plays past the window end",
+        OVERRIDE_ITEMS,
+        95,
+        State(),
+        ("play", 95, 0, 105),
+    ),
+    (
+        "an override urgent item plays outside the windows",
+        OVERRIDE_ITEMS,
+        150,
+        State(),
+        ("play", 150, 0, 160),
+    ),
+    (
+        "a bound urgent item outside the windows does not play",
+        OVERRIDE_ITEMS,
+        170,
+        State(done_through=t(150)),
+        ("wait", None, "silent-outside-window"),
+    ),
     (
         "urgent: plays at once, up to the window end",
         PLAN,
