@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from audio.errors import AudioError, InvalidInput
@@ -62,6 +62,9 @@ def register(app: Flask) -> None:
             _audit_denial(status, message)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.path, message)
+        page = _html_page(status, message)
+        if page is not None:
+            return page
         response = jsonify(error_body(code, message, _field_of(message)))
         response.status_code = status
         if status == 401:
@@ -70,6 +73,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        page = _html_page(exc.code or 500, exc.description or exc.name)
+        if page is not None:
+            return page
         response = jsonify(
             error_body(exc.name.lower().replace(" ", "_"), exc.description or exc.name)
         )
@@ -79,9 +85,20 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         log.exception("%s %s crashed", request.method, request.path)
+        page = _html_page(500, "internal error")
+        if page is not None:
+            return page
         response = jsonify(error_body("internal", "internal error; the server log has details"))
         response.status_code = 500
         return response
+
+
+def _html_page(status: int, message: str):  # type: ignore[no-untyped-def]
+    """The panel's HTML error page for paths outside the JSON APIs, if the panel is installed."""
+    render = current_app.extensions.get("panel.error_page")
+    if render is None or request.path.startswith("/api/") or request.path == "/healthz":
+        return None
+    return render(status, message)
 
 
 def _audit_denial(status: int, message: str) -> None:

@@ -1,0 +1,274 @@
+"""Panel use cases: who may see and edit what, message ownership, recordings and the lexicon.
+
+Scoping (decided for the panel, documented in docs/panel.md):
+
+- Messages and programs without an owner are district-wide: every admin and chief sees them
+  and may use them in their programs; only an admin edits or deletes them.
+- A message or program a chief creates is owned by one of the chief's areas. It is seen,
+  used and edited by the admin and by chiefs whose reach covers that area; for anyone else
+  it does not exist (404).
+- A schedule is seen and edited by a chief when every speaker and area it targets is within
+  the chief's reach, and its program is visible to them.
+- Operators see their vehicle: status, plan, route (which they may reorder), route sheet.
+
+Owners live in the store's meta table under `panel.owners` (JSON: "message:<id>" -> area).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio.errors import InvalidInput
+from audio.render import decode_audio
+from broadcaster import access
+from broadcaster.models import Area, Message, Program, Role, Schedule, Speaker, User
+from broadcaster.service import Service
+from broadcaster.store import Deployment, Store
+
+OWNERS_KEY = "panel.owners"
+LEXICON_KEY = "panel.lexicon"
+RECORDING_TYPES = ("wav", "mp3", "m4a", "aac", "mp4", "webm", "ogg", "oga", "opus")
+SILENCE_DBFS = -45.0
+_owners_guard = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What one user may see: their speakers and areas, and the owners of messages/programs."""
+
+    user: User
+    deployment: Deployment
+    areas: Mapping[str, Area]
+    reach: frozenset[str]
+    speakers: Mapping[str, Speaker]
+    owners: Mapping[str, str]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role is Role.ADMIN
+
+    @property
+    def is_chief(self) -> bool:
+        return self.user.role is Role.CHIEF
+
+    def owner(self, kind: str, object_id: str) -> str | None:
+        return self.owners.get(f"{kind}:{object_id}")
+
+    def sees_owned(self, kind: str, object_id: str) -> bool:
+        """District-wide objects are seen by admins and chiefs; owned ones within reach."""
+        if self.user.role is Role.OPERATOR:
+            return False
+        owner = self.owner(kind, object_id)
+        return owner is None or self.is_admin or owner in self.reach
+
+    def edits_owned(self, kind: str, object_id: str) -> bool:
+        owner = self.owner(kind, object_id)
+        return self.is_admin or (self.is_chief and owner is not None and owner in self.reach)
+
+    def messages(self) -> list[Message]:
+        return [m for m in self.deployment.messages if self.sees_owned("message", m.id)]
+
+    def programs(self) -> list[Program]:
+        return [p for p in self.deployment.programs if self.sees_owned("program", p.id)]
+
+    def sees_schedule(self, schedule: Schedule) -> bool:
+        if self.is_admin:
+            return True
+        if not self.is_chief:
+            return False
+        return (
+            all(s in self.speakers for s in schedule.speaker_ids)
+            and all(a in self.reach for a in schedule.area_ids)
+            and self.sees_owned("program", schedule.program_id)
+        )
+
+    def schedules(self) -> list[Schedule]:
+        return [s for s in self.deployment.schedules if self.sees_schedule(s)]
+
+    def own_areas(self) -> list[Area]:
+        """Areas the user may act on, by id."""
+        return [self.areas[a] for a in sorted(self.reach)]
+
+
+def scope_for(user: User, store: Store, deployment: Deployment) -> Scope:
+    """The scope of `user` in the current deployment."""
+    areas = {a.id: a for a in deployment.areas}
+    speakers = access.visible_speakers(user, deployment.speakers, areas)
+    return Scope(
+        user=user,
+        deployment=deployment,
+        areas=areas,
+        reach=frozenset(access.area_ids_within(user, areas)),
+        speakers={s.id: s for s in speakers},
+        owners=owners(store),
+    )
+
+
+def owners(store: Store) -> dict[str, str]:
+    """Owner area of every owned message and program ("message:<id>" -> area id)."""
+    raw = store.get_meta(OWNERS_KEY)
+    return dict(json.loads(raw)) if raw else {}
+
+
+def set_owner(store: Store, kind: str, object_id: str, area_id: str | None) -> None:
+    """Record (or clear, with None) the owner area of a message or program."""
+    with _owners_guard:
+        found = owners(store)
+        key = f"{kind}:{object_id}"
+        if area_id is None:
+            found.pop(key, None)
+        else:
+            found[key] = area_id
+        store.set_meta(OWNERS_KEY, json.dumps(found, sort_keys=True))
+
+
+# -- recordings -----------------------------------------------------------------------------
+
+
+class RecordingRefused(Exception):
+    """An uploaded recording cannot be used; `code` says why (empty, type, undecodable,
+    silent, too_long), `detail` carries numbers for the message."""
+
+    def __init__(self, code: str, **detail: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+def recording_type(filename: str, content_type: str) -> str:
+    """The file extension to store an upload under, from its name or its MIME type."""
+    ext = Path(filename or "").suffix.lower().lstrip(".")
+    if ext in RECORDING_TYPES:
+        return ext
+    mime = (content_type or "").split(";")[0].strip().lower()
+    by_mime = {
+        "audio/wav": "wav",
+        "audio/x-wav": "wav",
+        "audio/wave": "wav",
+        "audio/mpeg": "mp3",
+        "audio/mp4": "m4a",
+        "audio/x-m4a": "m4a",
+        "audio/aac": "aac",
+        "audio/webm": "webm",
+        "video/webm": "webm",
+        "audio/ogg": "ogg",
+    }
+    if mime in by_mime:
+        return by_mime[mime]
+    raise RecordingRefused("type", ext=ext or mime or "?")
+
+
+def save_recording(
+    folder: Path, data: bytes, ext: str, *, sample_rate: int, max_s: float
+) -> tuple[str, str, float]:
+    """Check an upload and keep it as `<sha256>.<ext>` in `folder`.
+
+    Returns (file name, sha256, duration in seconds). Empty, undecodable, silent and too
+    long recordings are refused before anything is kept.
+    """
+    if not data:
+        raise RecordingRefused("empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=f".{ext}", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            samples = decode_audio(tmp, sample_rate)
+        except InvalidInput as exc:
+            raise RecordingRefused("empty" if "no sound" in str(exc) else "undecodable") from exc
+        duration_s = len(samples) / sample_rate
+        if duration_s > max_s:
+            raise RecordingRefused("too_long", seconds=round(duration_s), limit=round(max_s))
+        peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+        if peak <= 10 ** (SILENCE_DBFS / 20) or duration_s < 0.2:
+            raise RecordingRefused("silent")
+        digest = hashlib.sha256(data).hexdigest()
+        name = f"{digest}.{ext}"
+        os.replace(tmp, folder / name)
+        return name, digest, duration_s
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# -- lexicon ----------------------------------------------------------------------------------
+
+
+def lexicon(service: Service) -> dict[str, str]:
+    """The pronunciation lexicon in use: the panel's saved one, else config.yaml's."""
+    raw = service.store.get_meta(LEXICON_KEY)
+    if raw:
+        return dict(json.loads(raw))
+    return dict(service.settings.lexicon)
+
+
+def save_lexicon(service: Service, entries: Mapping[str, str]) -> None:
+    """Store the lexicon (it replaces config.yaml's) and render with it from now on."""
+    service.store.set_meta(LEXICON_KEY, json.dumps(dict(entries), ensure_ascii=False))
+    apply_lexicon(service, entries)
+
+
+def apply_lexicon(service: Service, entries: Mapping[str, str]) -> None:
+    """Make the renderer use `entries`, and forget clips and plans made with the old one.
+
+    Touches the library's and service's memo tables directly: neither has a public "forget"
+    call yet, and a changed lexicon changes every synthesized clip's key.
+    """
+    renderer = service.library.renderer
+    if dict(renderer.settings.lexicon) == dict(entries):
+        return
+    renderer.settings = dataclasses.replace(renderer.settings, lexicon=dict(entries))
+    library: Any = service.library
+    with library._guard:
+        library._by_request.clear()
+    planner: Any = service
+    with planner._plans_guard:
+        planner._plans.clear()
+
+
+def parse_lexicon(text: str) -> tuple[dict[str, str], list[int]]:
+    """`word = reading` lines into a mapping; returns it and the numbers of bad lines."""
+    entries: dict[str, str] = {}
+    bad: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        word, sep, reading = line.partition("=")
+        if not sep or not word.strip() or not reading.strip():
+            bad.append(number)
+            continue
+        entries[word.strip()] = reading.strip()
+    return entries, bad
+
+
+def format_lexicon(entries: Mapping[str, str]) -> str:
+    return "\n".join(f"{k} = {v}" for k, v in sorted(entries.items()))
+
+
+def messages_using(deployment: Deployment, message_id: str) -> list[str]:
+    """Names of the programs that play a message."""
+    return [p.name or p.id for p in deployment.programs if message_id in p.message_ids]
+
+
+def programs_using(deployment: Deployment, program_id: str) -> list[str]:
+    return [s.id for s in deployment.schedules if s.program_id == program_id]
+
+
+def ids_in(values: Iterable[str], allowed: Iterable[str]) -> list[str]:
+    """The values that are not in `allowed` (for 'no such choice' errors)."""
+    known = set(allowed)
+    return [v for v in values if v not in known]

@@ -1,0 +1,90 @@
+"""Sign in and out of the panel."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from broadcaster.errors import NotFound
+from broadcaster.passwords import verify_password
+from web.auth import session_epoch
+from web.panel.common import now
+from web.panel.i18n import _
+from web.panel.security import MAX_FAILURES, new_csrf_token, throttled
+from web.runtime import runtime
+
+bp = Blueprint("signin", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: never redirect to another host after sign-in.
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("dashboard.index")
+    parts = urlsplit(target)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@bp.get("/login")
+def login_form() -> str:
+    return render_template("panel/login.html", name="", error=None, next=request.args.get("next"))
+
+
+@bp.post("/login")
+def login() -> Response | tuple[str, int]:
+    store = runtime().service.store
+    moment = now()
+    name = (request.form.get("name") or "").strip()[:100]
+    password = request.form.get("password") or ""
+    address = request.remote_addr
+    target = request.form.get("next")
+    if throttled(store, name, address, moment):
+        store.append_audit(moment, "anonymous", "login.throttled", name, {}, address)
+        error = _(
+            "Too many failed sign-ins for this name from this computer. Wait 15 minutes "
+            "and try again."
+        )
+        return render_template("panel/login.html", name=name, error=error, next=target), 429
+    try:
+        record = store.get_user(name) if name else None
+    except NotFound:
+        record = None
+    if record is None or record.disabled or not verify_password(record.password_hash, password):
+        store.append_audit(
+            moment,
+            "anonymous",
+            "login.failed",
+            name,
+            {
+                "reason": "disabled" if record and record.disabled else "password",
+                "limit": MAX_FAILURES,
+            },
+            address,
+        )
+        error = _("Wrong name or password.")
+        return render_template("panel/login.html", name=name, error=error, next=target), 401
+    lang = session.get("lang")
+    session.clear()
+    session.permanent = True
+    session["user"] = record.user.name
+    session["epoch"] = session_epoch(record.password_hash)
+    if lang:
+        session["lang"] = lang
+    new_csrf_token()
+    store.append_audit(moment, f"user:{record.user.name}", "login", record.user.name, {}, address)
+    return redirect(_safe_next(target))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    name = session.get("user")
+    if name:
+        runtime().service.store.append_audit(
+            now(), f"user:{name}", "logout", name, {}, request.remote_addr
+        )
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("signin.login_form"))

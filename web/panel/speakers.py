@@ -1,0 +1,316 @@
+"""Speakers, areas, vehicle routes, device tokens and the driver's printable route sheet."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from broadcaster.editing import Scope
+from broadcaster.errors import Conflict, Forbidden, NotFound, ValidationError
+from broadcaster.models import Area, AreaKind, Role, Route, Speaker, SpeakerKind, Stop
+from broadcaster.store import TokenKind
+from web.panel.common import Form, audit, local, now, page, require, scope
+from web.panel.i18n import _
+from web.runtime import runtime
+
+bp = Blueprint("speakers", __name__)
+MAX_STOPS = 200
+
+
+def visible(me: Scope, speaker_id: str) -> Speaker:
+    if speaker_id in me.speakers:
+        return me.speakers[speaker_id]
+    raise NotFound(f"no speaker {speaker_id!r}")
+
+
+def edits_route(me: Scope, speaker: Speaker) -> bool:
+    """Admins, chiefs over the vehicle's area and the vehicle's own operator edit its route."""
+    return speaker.kind is SpeakerKind.VEHICLE and speaker.id in me.speakers
+
+
+def _detail(
+    me: Scope,
+    speaker: Speaker,
+    form: Form | None = None,
+    route_form: Form | None = None,
+    status: int = 200,
+    **extra: object,
+):  # type: ignore[no-untyped-def]
+    if form is None:
+        form = Form(
+            MultiDict(
+                {
+                    "name": speaker.name,
+                    "kind": speaker.kind.value,
+                    "area": speaker.area_id,
+                    "volume": str(speaker.volume),
+                }
+            )
+        )
+    store = runtime().service.store
+    tokens = store.list_tokens(TokenKind.DEVICE, speaker.id) if me.is_admin else ()
+    stops = list(speaker.route.stops) if speaker.route else []
+    if route_form is not None:
+        stops = _stops_as_typed(route_form)
+    body = page(
+        "panel/speaker.html",
+        speaker=speaker,
+        form=form,
+        route_form=route_form,
+        stops=stops,
+        tokens=tokens,
+        edits_route=edits_route(me, speaker),
+        areas=list(me.areas.values()),
+        local=local,
+        **extra,
+    )
+    return body, status
+
+
+@bp.get("/speakers")
+def index() -> str:
+    me = scope()
+    return page("panel/speakers.html", speakers=list(me.speakers.values()))
+
+
+@bp.get("/speakers/<speaker_id>")
+def detail(speaker_id: str):  # type: ignore[no-untyped-def]
+    me = scope()
+    return _detail(me, visible(me, speaker_id))
+
+
+def _speaker_from(
+    form: Form, me: Scope, speaker_id: str, current: Speaker | None
+) -> Speaker | None:
+    name = form.text("name", max_len=100)
+    kind = form.raw("kind")
+    if kind not in {k.value for k in SpeakerKind}:
+        form.error("kind", _("Choose vehicle or fixed."))
+    area = form.raw("area")
+    if area not in me.areas:
+        form.error("area", _("Choose an area."))
+    volume = form.integer("volume", 0, 100)
+    if not form.ok:
+        return None
+    route = (
+        current.route
+        if current and current.route
+        else (Route() if kind == SpeakerKind.VEHICLE.value else None)
+    )
+    if kind != SpeakerKind.VEHICLE.value:
+        route = None
+    return Speaker(speaker_id, name, SpeakerKind(kind), area, route, volume)
+
+
+@bp.get("/speakers/new")
+def new() -> str:
+    me = require(Role.ADMIN)
+    form = Form(MultiDict({"kind": "fixed", "volume": "80"}))
+    return page("panel/speaker_new.html", form=form, areas=list(me.areas.values()))
+
+
+@bp.post("/speakers/new")
+def create():  # type: ignore[no-untyped-def]
+    me = require(Role.ADMIN)
+    form = Form(request.form.copy())
+    speaker_id = form.ident("id")
+    if speaker_id in {s.id for s in me.deployment.speakers}:
+        form.error("id", _("This id is taken."))
+    speaker = _speaker_from(form, me, speaker_id, None)
+    if speaker is None:
+        return page("panel/speaker_new.html", form=form, areas=list(me.areas.values())), 422
+    runtime().service.store.create_speaker(speaker)
+    audit("speaker.create", speaker.id, {"name": speaker.name, "area": speaker.area_id})
+    flash(_("Saved."))
+    return redirect(url_for("speakers.detail", speaker_id=speaker.id))
+
+
+@bp.post("/speakers/<speaker_id>")
+def update(speaker_id: str):  # type: ignore[no-untyped-def]
+    me = scope()
+    current = visible(me, speaker_id)
+    require(Role.ADMIN)
+    form = Form(request.form.copy())
+    speaker = _speaker_from(form, me, speaker_id, current)
+    if speaker is None:
+        return _detail(me, current, form, status=422)
+    try:
+        runtime().service.store.update_speaker(speaker)
+    except Conflict as exc:
+        form.error("kind", _("Cannot change: %(reason)s", reason=str(exc)))
+        return _detail(me, current, form, status=409)
+    audit(
+        "speaker.update",
+        speaker_id,
+        {
+            "name": speaker.name,
+            "kind": speaker.kind.value,
+            "area": speaker.area_id,
+            "volume": speaker.volume,
+        },
+    )
+    flash(_("Saved."))
+    return redirect(url_for("speakers.detail", speaker_id=speaker_id))
+
+
+def _stops_as_typed(form: Form) -> list[dict[str, str]]:
+    names, lats = form.data.getlist("stop_name"), form.data.getlist("stop_lat")
+    lons, notes = form.data.getlist("stop_lon"), form.data.getlist("stop_note")
+    rows = []
+    for i, name in enumerate(names):
+        rows.append(
+            {
+                "name": name,
+                "lat": lats[i] if i < len(lats) else "",
+                "lon": lons[i] if i < len(lons) else "",
+                "note": notes[i] if i < len(notes) else "",
+            }
+        )
+    return rows
+
+
+def _stops(form: Form) -> list[Stop]:
+    stops = []
+    rows = [r for r in _stops_as_typed(form) if any(v.strip() for v in r.values())]
+    if len(rows) > MAX_STOPS:
+        form.error("stops", _("At most %(n)s stops.", n=MAX_STOPS))
+    for i, row in enumerate(rows, start=1):
+        name = row["name"].strip()
+        if not name or len(name) > 100:
+            form.error("stops", _("Stop %(n)s needs a name (at most 100 characters).", n=i))
+            continue
+        lat = lon = None
+        if row["lat"].strip() or row["lon"].strip():
+            try:
+                lat, lon = float(row["lat"]), float(row["lon"])
+                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                    raise ValueError
+            except ValueError:
+                form.error(
+                    "stops", _("Stop %(n)s: give both latitude and longitude, or neither.", n=i)
+                )
+                continue
+        stops.append(Stop(name, lat, lon, row["note"].strip()[:200]))
+    return stops
+
+
+@bp.post("/speakers/<speaker_id>/route")
+def save_route(speaker_id: str):  # type: ignore[no-untyped-def]
+    me = scope()
+    speaker = visible(me, speaker_id)
+    if not edits_route(me, speaker):
+        raise Forbidden("only vehicles have a route")
+    form = Form(request.form.copy())
+    stops = _stops(form)
+    if not form.ok:
+        return _detail(me, speaker, route_form=form, status=422)
+    current = runtime().service.store.get_speaker(speaker_id)
+    updated = Speaker(
+        current.id, current.name, current.kind, current.area_id, Route(tuple(stops)), current.volume
+    )
+    runtime().service.store.update_speaker(updated)
+    audit("route.update", speaker_id, {"stops": [s.name for s in stops]})
+    flash(_("Route saved."))
+    return redirect(url_for("speakers.detail", speaker_id=speaker_id))
+
+
+@bp.post("/speakers/<speaker_id>/tokens")
+def issue_token(speaker_id: str):  # type: ignore[no-untyped-def]
+    me = require(Role.ADMIN)
+    speaker = visible(me, speaker_id)
+    label = (request.form.get("label") or "").strip()[:100]
+    record, plain = runtime().service.store.issue_token(
+        TokenKind.DEVICE, speaker_id, now(), label=label
+    )
+    audit("token.issue", speaker_id, {"token": record.id, "label": label})
+    return _detail(me, speaker, new_token=plain)
+
+
+@bp.post("/speakers/<speaker_id>/tokens/<token_id>/revoke")
+def revoke_token(speaker_id: str, token_id: str) -> Response:
+    me = require(Role.ADMIN)
+    visible(me, speaker_id)
+    store = runtime().service.store
+    if token_id not in {t.id for t in store.list_tokens(TokenKind.DEVICE, speaker_id)}:
+        raise NotFound(f"no token {token_id!r}")
+    store.revoke_token(token_id, now())
+    audit("token.revoke", speaker_id, {"token": token_id})
+    flash(_("Token revoked."))
+    return redirect(url_for("speakers.detail", speaker_id=speaker_id))
+
+
+@bp.get("/speakers/<speaker_id>/sheet")
+def sheet(speaker_id: str) -> str:
+    """The driver's printable route sheet: stops in order and today's plan."""
+    me = scope()
+    speaker = visible(me, speaker_id)
+    rt = runtime()
+    moment = now()
+    zone = rt.settings.zone
+    day = moment.astimezone(zone).date()
+    try:
+        items = [
+            i
+            for i in rt.service.plan(speaker_id, moment).items
+            if i.start.astimezone(zone).date() == day
+        ]
+    except (NotFound, ValidationError):
+        items = []
+    titles = {m.id: m.title for m in me.deployment.messages}
+    windows: list[list[object]] = []
+    for item in items:
+        last = windows[-1] if windows else None
+        if last and item.kind.value == "loop" and last[2] == item.schedule_id and last[4] == "loop":
+            last[1] = item.end
+            last[3] = int(last[3]) + 1  # type: ignore[call-overload]
+        else:
+            windows.append(
+                [
+                    item.start,
+                    item.end,
+                    item.schedule_id,
+                    1,
+                    item.kind.value,
+                    titles.get(item.message_id or "", ""),
+                ]
+            )
+    return page(
+        "panel/route_sheet.html",
+        speaker=speaker,
+        windows=windows,
+        day=day,
+        area=me.areas.get(speaker.area_id),
+        local=local,
+    )
+
+
+@bp.get("/areas")
+def areas() -> str:
+    me = scope()
+    form = Form(MultiDict({"kind": "village"}))
+    return page("panel/areas.html", form=form, area_list=me.own_areas(), kinds=list(AreaKind))
+
+
+@bp.post("/areas")
+def create_area():  # type: ignore[no-untyped-def]
+    me = require(Role.ADMIN)
+    form = Form(request.form.copy())
+    area_id = form.ident("id")
+    if area_id in me.areas:
+        form.error("id", _("This id is taken."))
+    name = form.text("name", max_len=100)
+    kind = form.raw("kind")
+    if kind not in {k.value for k in AreaKind}:
+        form.error("kind", _("Choose a kind."))
+    parent = form.raw("parent") or None
+    if parent is not None and parent not in me.areas:
+        form.error("parent", _("Choose an area."))
+    if not form.ok:
+        return page(
+            "panel/areas.html", form=form, area_list=me.own_areas(), kinds=list(AreaKind)
+        ), 422
+    runtime().service.store.create_area(Area(area_id, name, AreaKind(kind), parent))
+    audit("area.create", area_id, {"name": name, "parent": parent})
+    flash(_("Saved."))
+    return redirect(url_for("speakers.areas"))
