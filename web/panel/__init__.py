@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from broadcaster import editing
 from web.panel import i18n, security
 from web.panel.i18n import _
 
@@ -69,3 +70,7 @@ def register(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
     app.extensions["panel.error_page"] = error_page
+    # A lexicon saved in the panel replaces config.yaml's from the first request on.
+    service = app.extensions["broadcaster"].service
+    if service.store.get_meta(editing.LEXICON_KEY):
+        editing.apply_lexicon(service, editing.lexicon(service))
