@@ -1,0 +1,213 @@
+"""A real `broadcaster serve`, a real playback client and Debian's Chromium via Playwright.
+
+The server runs a small deployment: villages 甲村 (chief-a) and 乙村 (chief-b), two fixed
+loudspeakers and a patrol vehicle with a route, one district-wide schedule around now.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import require_tool
+from tests.integration.harness import ADMIN_PASSWORD, ZONE, Client, Server, aware_now
+
+PASSWORD = "browser-test-pw-1"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+def deployment() -> str:
+    now = aware_now()
+    start = (now - timedelta(hours=1)).astimezone(ZONE)
+    end = (now + timedelta(hours=3)).astimezone(ZONE)
+    return f"""\
+deployment:
+  name: 浏览器测试
+  timezone: Asia/Shanghai
+audio: {{rate: 220, tail_ms: 200, lead_ms: 100, selftest_text: 测试}}
+server: {{heartbeat_s: 2, offline_after_missed: 3, long_poll_max_s: 20}}
+areas:
+  - id: district
+    name: 测试区
+    kind: district
+    children:
+      - {{id: village-a, name: 甲村, kind: village}}
+      - {{id: village-b, name: 乙村, kind: village}}
+speakers:
+  - {{id: spk-a, name: 甲村大喇叭, kind: fixed, area: village-a}}
+  - {{id: spk-b, name: 乙村大喇叭, kind: fixed, area: village-b}}
+  - id: car-a
+    name: 甲村宣传车
+    kind: vehicle
+    area: village-a
+    route:
+      - {{name: 东站}}
+      - {{name: 南站}}
+      - {{name: 西站}}
+messages:
+  - {{id: m1, title: 全区通知, text: 请大家注意防火。, chime: false}}
+programs:
+  - {{id: p1, name: 全区循环, messages: [m1], gap_s: 2}}
+schedules:
+  - id: s1
+    program: p1
+    areas: [district]
+    start: "{start:%H:%M:%S}"
+    end: "{end:%H:%M:%S}"
+users:
+  - {{name: chief-a, role: chief, areas: [village-a]}}
+  - {{name: chief-b, role: chief, areas: [village-b]}}
+  - {{name: driver-a, role: operator, vehicle: car-a}}
+"""
+
+
+class Panel(requests.Session):
+    """The panel over plain HTTP (for setting up objects), with the page's CSRF token."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def token(self, path: str = "/login") -> str:
+        page = self.get(self.url + path, timeout=30).text
+        match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert match, page[:300]
+        return match.group(1)
+
+    def form(self, path: str, data: dict[str, Any], **kw: Any) -> requests.Response:
+        response = self.post(
+            self.url + path,
+            data={**data, "csrf_token": self.token()},
+            timeout=60,
+            allow_redirects=False,
+            **kw,
+        )
+        assert response.status_code in (302, 303), (
+            path,
+            response.status_code,
+            response.text[:2000],
+        )
+        return response
+
+    def login(self, name: str, password: str) -> Panel:
+        response = self.post(
+            self.url + "/login",
+            data={"name": name, "password": password, "csrf_token": self.token()},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302, response.text[:500]
+        return self
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_tool("espeak-ng")
+    require_tool("ffmpeg")
+    root = tmp_path_factory.mktemp("browser")
+    config = root / "config.yaml"
+    config.write_text(deployment(), encoding="utf-8")
+    srv = Server(root, config)
+    srv.start()
+    admin = Panel(srv.url).login("admin", ADMIN_PASSWORD)
+    for name, fields in (
+        ("chief-a", {"areas": "village-a"}),
+        ("chief-b", {"areas": "village-b"}),
+        ("driver-a", {"vehicle": "car-a"}),
+    ):
+        role = "operator" if name.startswith("driver") else "chief"
+        admin.form(
+            f"/users/{name}", {"role": role, "password": PASSWORD, "password2": PASSWORD, **fields}
+        )
+    chief = Panel(srv.url).login("chief-a", PASSWORD)
+    voice = re.search(r'name="voice" value="([^"]*)"', chief.get(srv.url + "/messages/new").text)
+    assert voice
+    chief.form(
+        "/messages/new",
+        {
+            "id": "msg-a",
+            "title": "甲村停水通知",
+            "text": "甲村今晚八点停水。",
+            "voice": voice.group(1),
+            "rate": "170",
+            "volume": "1",
+            "area": "village-a",
+        },
+    )
+    chief.form(
+        "/programs/new",
+        {
+            "id": "prog-a",
+            "name": "甲村循环",
+            "gap_s": "2",
+            "messages": "msg-a",
+            "area": "village-a",
+        },
+    )
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def client_a(server: Server) -> Iterator[Client]:
+    """A running playback client for 甲村大喇叭."""
+    client = Client("spk-a", server.root, server.url, server.device_token("spk-a"))
+    client.start()
+    try:
+        yield client
+    finally:
+        client.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run `make test` (it installs the Debian packages)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page_as(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh browser context signed in as the given user."""
+    contexts = []
+
+    def sign_in(name: str, password: str = PASSWORD) -> Any:
+        context = browser.new_context(
+            base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto("/login")
+        page.fill('input[name="name"]', name)
+        page.fill('input[name="password"]', password)
+        page.click('button[type="submit"]')
+        page.wait_for_url(server.url + "/")
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()

@@ -1,0 +1,239 @@
+"""What a village chief, a driver and the district office click, in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import wave
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.audio.measure import ebur128
+from tests.browser.conftest import Panel
+from tests.integration.harness import Client, Server, aware_now, wait_for
+
+pytestmark = pytest.mark.integration
+TARGET_LUFS = -16.0
+
+
+def test_chief_edits_a_message_and_plays_its_preview(page_as: Any) -> None:
+    page = page_as("chief-a")
+    page.click('nav a[href="/messages"]')
+    page.click("text=甲村停水通知")
+    page.fill('textarea[name="text"]', "甲村今晚八点到十点停水，请提前储水。")
+    page.click('button.primary:has-text("保存")')
+    page.wait_for_selector("p.notice:has-text('已保存')")
+    assert "十点停水" in page.input_value('textarea[name="text"]')
+    page.click("#preview-button")
+    page.wait_for_function("() => document.getElementById('spoken-text').textContent.length > 0")
+    assert "八点" in page.text_content("#spoken-text")
+    page.wait_for_function(
+        "() => { const a = document.getElementById('preview-audio');"
+        " return a.readyState >= 1 && a.duration > 0; }"
+    )
+    assert page.evaluate("document.getElementById('preview-audio').duration") > 1.0
+
+
+def test_driver_reorders_the_route_of_their_vehicle(page_as: Any) -> None:
+    page = page_as("driver-a")
+    page.goto("/speakers/car-a")
+    names = lambda: [i.input_value() for i in page.query_selector_all('input[name="stop_name"]')]  # noqa: E731
+    assert names() == ["东站", "南站", "西站"]
+    page.locator("#stops li").nth(0).locator("button[data-down]").click()
+    page.locator("#stops li").nth(2).locator("button[data-up]").click()
+    page.click('button:has-text("添加站点")')
+    page.locator('input[name="stop_name"]').nth(3).fill("北站")
+    page.click('button:has-text("保存路线")')
+    page.wait_for_selector("p.notice:has-text('路线已保存')")
+    assert names() == ["南站", "西站", "东站", "北站"]
+    page.goto("/speakers/car-a/sheet")
+    assert [li.text_content().strip() for li in page.query_selector_all(".sheet-stops li")] == [
+        "南站",
+        "西站",
+        "东站",
+        "北站",
+    ]
+
+
+def test_chief_schedules_a_program_and_sees_it_on_the_timeline(page_as: Any) -> None:
+    page = page_as("chief-a")
+    page.goto("/programs/prog-a")
+    page.click("text=为此节目排程")
+    now = aware_now()
+    page.fill('input[name="id"]', "sched-a")
+    page.fill('input[name="start"]', now.strftime("%H:%M"))
+    page.fill('input[name="end"]', (now.replace(second=0) + _minutes(40)).strftime("%H:%M"))
+    page.fill('input[name="priority"]', "5")
+    page.check('input[name="speakers"][value="spk-a"]')
+    page.click('button:has-text("检查冲突")')
+    page.wait_for_selector("#no-conflicts")
+    page.click('button.primary:has-text("保存")')
+    page.wait_for_selector("p.notice:has-text('已保存')")
+    page.click('nav a[href="/"]')
+    bar = page.wait_for_selector('#speaker-spk-a .bar[title*="sched-a"]')
+    box, line = bar.bounding_box(), page.query_selector("#speaker-spk-a .now-line").bounding_box()
+    assert box and line and box["width"] > 0
+    assert abs(box["x"] - line["x"]) < 12  # the new run starts at the now line
+    assert page.query_selector("#speaker-spk-a .window-end")
+
+
+def _minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def test_chief_sends_an_urgent_and_watches_the_client_play_it(
+    page_as: Any, client_a: Client
+) -> None:
+    assert wait_for(lambda: "spk-a" in client_a.log_text() or client_a.events(), 30, 0.5)
+    page = page_as("chief-a")
+    page.click('nav a[href="/urgent"]')
+    page.check('input[name="source"][value="text"]')
+    page.fill('textarea[name="text"]', "紧急通知：村东头发生火情，请远离。")
+    page.check('input[name="speakers"][value="spk-a"]')
+    page.fill('input[name="repeats"]', "1")
+    page.click("#preview-button")
+    page.wait_for_function("() => document.getElementById('spoken-text').textContent.length > 0")
+    page.click("button.urgent-send")
+    page.wait_for_selector("#acks")
+    page.wait_for_selector("#ack-spk-a td.received:not(:empty)", timeout=30_000)
+    page.wait_for_selector("#ack-spk-a.played", timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#cancel-urgent")
+    page.wait_for_selector("#urgent-state:has-text('已取消')")
+
+
+def test_another_villages_chief_finds_nothing_of_village_a(page_as: Any, server: Server) -> None:
+    page = page_as("chief-b")
+    for path in ("/", "/messages", "/programs", "/schedules", "/speakers", "/urgent", "/reports"):
+        page.goto(path)
+        body = page.text_content("body")
+        for marker in ("甲村停水通知", "甲村循环", "sched-a", "甲村大喇叭", "甲村宣传车"):
+            assert marker not in body, (path, marker)
+        hrefs = page.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
+        assert not [
+            h
+            for h in hrefs
+            if h
+            and ("msg-a" in h or "prog-a" in h or "spk-a" in h or "car-a" in h or "sched-a" in h)
+        ]
+    for path in (
+        "/messages/msg-a",
+        "/programs/prog-a",
+        "/schedules/sched-a",
+        "/speakers/spk-a",
+        "/speakers/car-a/sheet",
+        "/messages/msg-a/audio.wav",
+    ):
+        response = page.goto(path)
+        assert response is not None and response.status == 404, path
+
+
+def test_the_chinese_interface_renders_with_a_cjk_font(page_as: Any, tmp_path: Path) -> None:
+    page = page_as("chief-a")
+    assert page.evaluate("""document.fonts.check('16px "WenQuanYi Zen Hei"')""")
+    heading = page.text_content("h1")
+    assert heading == "喇叭"
+    # Two different characters drawn in the page's font: tofu boxes would be identical.
+    drawn = page.evaluate(
+        """(() => {
+        const font = getComputedStyle(document.querySelector('h1')).fontFamily;
+        const draw = ch => { const c = document.createElement('canvas'); c.width = c.height = 40;
+            const g = c.getContext('2d'); g.font = '32px ' + font; g.fillText(ch, 2, 32);
+            return Array.from(g.getImageData(0, 0, 40, 40).data.filter((v, i) => i % 4 === 3)); };
+        const a = draw('喇'), b = draw('叭');
+        return {inkA: a.filter(v => v > 0).length, inkB: b.filter(v => v > 0).length,
+                same: a.every((v, i) => v === b[i])};
+    })()"""
+    )
+    assert drawn["inkA"] > 30 and drawn["inkB"] > 30 and not drawn["same"], drawn
+    shot = tmp_path / "dashboard-zh.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    Path("/tmp/broadcaster-panel-dashboard.png").write_bytes(shot.read_bytes())
+
+
+def _measure(page: Any, message_id: str, tmp_path: Path) -> float:
+    response = page.request.get(f"/messages/{message_id}/audio.wav")
+    assert response.ok, response.status
+    path = tmp_path / f"{message_id}.wav"
+    path.write_bytes(response.body())
+    return ebur128(path).integrated_lufs
+
+
+def test_a_microphone_recording_becomes_a_message_at_the_loudness_target(
+    page_as: Any, tmp_path: Path
+) -> None:
+    page = page_as("chief-a")
+    page.goto("/messages/new")
+    page.fill('input[name="id"]', "mic-a")
+    page.fill('input[name="title"]', "麦克风录音")
+    page.click("[data-record-start]")
+    page.wait_for_selector("[data-record-stop]:not([disabled])")
+    time.sleep(2.5)
+    page.click("[data-record-stop]")
+    page.wait_for_selector("[data-recorder][data-recorded='1']")
+    assert page.evaluate("document.getElementById('recording-file').files.length") == 1
+    page.click('button.primary:has-text("保存")')
+    page.wait_for_selector("p.notice:has-text('已保存')")
+    assert abs(_measure(page, "mic-a", tmp_path) - TARGET_LUFS) <= 1.0
+
+
+def speech_like_wav(seconds: float = 3.0) -> bytes:
+    rate = 44100
+    t = np.arange(int(rate * seconds)) / rate
+    syllables = 0.5 * (1 + np.sin(2 * math.pi * 3 * t))
+    voice = np.sin(2 * math.pi * 220 * t) + 0.5 * np.sin(2 * math.pi * 440 * t)
+    samples = (0.05 * syllables * voice * 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(samples.tobytes())
+    return out.getvalue()
+
+
+def test_an_uploaded_file_becomes_a_message_and_a_corrupt_one_is_refused(
+    page_as: Any, tmp_path: Path
+) -> None:
+    page = page_as("chief-a")
+    page.goto("/messages/new")
+    page.fill('input[name="title"]', "损坏的文件")
+    page.set_input_files(
+        "#recording-file",
+        files=[
+            {
+                "name": "broken.mp3",
+                "mimeType": "audio/mpeg",
+                "buffer": b"ID3\x03" + b"\x00garbage" * 200,
+            }
+        ],
+    )
+    page.click('button.primary:has-text("保存")')
+    error = page.wait_for_selector("#err-recording")
+    assert "无法读取" in error.text_content()
+    assert page.input_value('input[name="title"]') == "损坏的文件"
+    page.fill('input[name="id"]', "upload-a")
+    page.fill('input[name="title"]', "上传的录音")
+    page.set_input_files(
+        "#recording-file",
+        files=[{"name": "quiet.wav", "mimeType": "audio/wav", "buffer": speech_like_wav()}],
+    )
+    page.click('button.primary:has-text("保存")')
+    page.wait_for_selector("p.notice:has-text('已保存')")
+    assert abs(_measure(page, "upload-a", tmp_path) - TARGET_LUFS) <= 1.0
+
+
+def test_the_panel_session_survives_only_as_long_as_the_user(server: Server) -> None:
+    """Disabling a user in the panel ends the session a browser holds (checked over HTTP)."""
+    chief = Panel(server.url).login("driver-a", "browser-test-pw-1")
+    assert chief.get(server.url + "/", allow_redirects=False).status_code == 200
+    admin = Panel(server.url).login("admin", "integration-admin-pw")
+    admin.form("/users/driver-a/disable", {"disabled": "1"})
+    assert chief.get(server.url + "/", allow_redirects=False).status_code == 302
+    admin.form("/users/driver-a/disable", {"disabled": "0"})
