@@ -136,7 +136,7 @@ def test_bad_config_names_file_key_and_expectation(tmp_path, text, expected):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="missing.yaml: file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: file not found"):
         load_settings(tmp_path / "missing.yaml")
 
 
