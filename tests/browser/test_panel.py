@@ -237,3 +237,12 @@ def test_the_panel_session_survives_only_as_long_as_the_user(server: Server) -> 
     admin.form("/users/driver-a/disable", {"disabled": "1"})
     assert chief.get(server.url + "/", allow_redirects=False).status_code == 302
     admin.form("/users/driver-a/disable", {"disabled": "0"})
+
+
+@pytest.mark.parametrize("path", ["/", "/messages/msg-a", "/urgent", "/speakers/car-a"])
+def test_pages_fit_a_phone_screen(page_as: Any, path: str) -> None:
+    page = page_as("chief-a")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(path)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, (path, overflow)
