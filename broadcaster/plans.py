@@ -5,6 +5,7 @@ Pure apart from rendering through the `ClipLibrary`: the deployment and `now` co
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -39,13 +40,38 @@ class ClipProblem:
 
 @dataclass(frozen=True, slots=True)
 class PlanDocument:
-    """The plan of one speaker: the JSON body (without `server_time`) and its ETag."""
+    """A plan: its content, ETag, timeline and the content already serialized.
+
+    Speakers with the same schedules and urgents share one document; the device API puts
+    the speaker id, `generated_at` and `server_time` in front of `core_json` (or of
+    `core_gzip`, as a first gzip member) so a request costs no serialization.
+    """
 
     speaker_id: str
     body: Mapping[str, Any]
     etag: str
     items: tuple[planning.PlanItem, ...]
     problems: tuple[ClipProblem, ...]
+    generated_at: str
+    core_json: bytes  # the content as a JSON object, without "speaker"
+    core_gzip: bytes  # gzip of core_json without its opening brace
+
+    def response(self, speaker_id: str, server_time: str, *, gzipped: bool) -> bytes:
+        """The JSON answer for one speaker (gzip-encoded when `gzipped`)."""
+        head = (
+            json.dumps(
+                {
+                    "speaker": speaker_id,
+                    "generated_at": self.generated_at,
+                    "server_time": server_time,
+                },
+                ensure_ascii=False,
+            ).encode()[:-1]
+            + b","
+        )
+        if gzipped:
+            return gzip.compress(head, compresslevel=1) + self.core_gzip
+        return head + self.core_json[1:]
 
 
 def plan_span(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -181,7 +207,6 @@ def build_plan(
         files[selftest.key] = selftest
     used = {item.clip for item in items}
     content = {
-        "speaker": speaker_id,
         "zone": zone.key,
         "valid_from": iso(start, zone),
         "valid_until": iso(end, zone),
@@ -191,8 +216,17 @@ def build_plan(
         "heartbeat_s": heartbeat_s,
     }
     etag = etag_of(content)
-    body = {**content, "generated_at": iso(now, zone)}
-    return PlanDocument(speaker_id, body, etag, items, tuple(problems))
+    core = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    return PlanDocument(
+        speaker_id=speaker_id,
+        body=content,
+        etag=etag,
+        items=items,
+        problems=tuple(problems),
+        generated_at=iso(now, zone) or "",
+        core_json=core,
+        core_gzip=gzip.compress(core[1:], compresslevel=6),
+    )
 
 
 def _item_json(item: planning.PlanItem, zone: ZoneInfo) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from broadcaster import planning
 from broadcaster.clips import ClipLibrary
 from broadcaster.config import Settings
 from broadcaster.errors import NotFound
@@ -50,7 +51,7 @@ class Service:
         self.store = store
         self.library = library
         self.notifier = notifier
-        self._plans: dict[str, tuple[tuple[int, str], PlanDocument]] = {}
+        self._plans: dict[tuple[object, ...], PlanDocument] = {}
         self._plans_guard = threading.Lock()
         self._deployment: tuple[int, Deployment] | None = None
 
@@ -73,17 +74,32 @@ class Service:
 
     # -- plans -------------------------------------------------------------------------------
     def plan(self, speaker_id: str, now: datetime) -> PlanDocument:
-        """The speaker's served plan, recomputed when the catalog or the local day changes."""
+        """The speaker's served plan, recomputed when the catalog or the local day changes.
+
+        Speakers with the same schedules and urgents share one computed document.
+        """
         deployment = self.deployment(now)
-        if speaker_id not in {s.id for s in deployment.speakers}:
+        speaker = next((s for s in deployment.speakers if s.id == speaker_id), None)
+        if speaker is None:
             raise NotFound(f"no speaker {speaker_id!r}")
-        urgents = tuple(sorted(u.id for u in deployment.urgents))
+        areas = {a.id: a for a in deployment.areas}
+        chain = set(planning.area_chain(speaker.area_id, areas))
+        schedules = tuple(
+            s.id for s in planning.schedules_for(speaker, deployment.schedules, areas)
+        )
+        urgents = tuple(
+            sorted(
+                u.id
+                for u in deployment.urgents
+                if speaker_id in u.speaker_ids or chain & set(u.area_ids)
+            )
+        )
         day = now.astimezone(self.settings.zone).date().isoformat()
-        key = (deployment.revision, f"{day}/{','.join(urgents)}")
+        key = (deployment.revision, day, schedules, urgents)
         with self._plans_guard:
-            cached = self._plans.get(speaker_id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+            cached = self._plans.get(key)
+        if cached is not None:
+            return cached
         document = build_plan(
             deployment,
             speaker_id,
@@ -95,7 +111,9 @@ class Service:
             span=plan_span(now, self.settings.zone),
         )
         with self._plans_guard:
-            self._plans[speaker_id] = (key, document)
+            if any(k[:2] != key[:2] for k in self._plans):
+                self._plans = {k: v for k, v in self._plans.items() if k[:2] == key[:2]}
+            self._plans[key] = document
         return document
 
     def clip_file(self, key: str) -> Path:
