@@ -50,7 +50,8 @@ def _detail(
         )
     store = runtime().service.store
     tokens = store.list_tokens(TokenKind.DEVICE, speaker.id) if me.is_admin else ()
-    stops = list(speaker.route.stops) if speaker.route else []
+    # The saved stops, or the rows as typed when the route form was refused.
+    stops: list[Stop] | list[dict[str, str]] = list(speaker.route.stops) if speaker.route else []
     if route_form is not None:
         stops = _stops_as_typed(route_form)
     body = page(
