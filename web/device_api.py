@@ -27,7 +27,7 @@ def plan(speaker_id: str) -> Response:
     now = rt.clock()
     require_device(speaker_id, now)
     document = rt.service.plan(speaker_id, now)
-    if document.etag in request.if_none_match:
+    if request.if_none_match.contains(document.etag.strip('"')):
         response = Response(status=304)
     else:
         # A day of looping is thousands of near-identical items: gzip shrinks it ~20x.

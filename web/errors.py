@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -40,14 +41,13 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, o
     return {"error": error}
 
 
+_FIELD = re.compile(r"[A-Za-z_][\w.\[\]]*")
+
+
 def _field_of(message: str) -> str | None:
-    # Validation messages start with the field they are about: "repeats: must be ...".
+    # Validation messages start with the field they are about: "entries[0].kind: ...".
     head, sep, _ = message.partition(":")
-    return (
-        head
-        if sep and head.replace("_", "").replace(".", "").isalnum() and " " not in head
-        else None
-    )
+    return head if sep and _FIELD.fullmatch(head) else None
 
 
 def register(app: Flask) -> None:

@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks: a real server on loopback with many speakers."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from broadcaster.store import Store, TokenKind, sqlite_url
+from tests.integration.harness import Server, aware_now, deployment_yaml, seconds
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    import os
+
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def running_server(speakers: int, window_s: float = 3600) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server whose deployment has `speakers` loudspeakers in an open window, and a
+    device token for each (issued straight into the database: 1,000 CLI runs are slow)."""
+    with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
+        root = Path(tmp)
+        now = aware_now()
+        config = root / "config.yaml"
+        config.write_text(
+            deployment_yaml(window_start=now - seconds(60), window_end=now + seconds(window_s), speakers=speakers)
+        )
+        server = Server(root, config)
+        server.start(timeout_s=120)
+        try:
+            store = Store.open(sqlite_url(server.data), upgrade=False)
+            try:
+                tokens = {
+                    f"spk-{i}": store.issue_token(TokenKind.DEVICE, f"spk-{i}", now)[1]
+                    for i in range(1, speakers + 1)
+                }
+            finally:
+                store.close()
+            yield server, tokens
+        finally:
+            server.stop()
