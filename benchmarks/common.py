@@ -28,7 +28,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def running_server(speakers: int, window_s: float = 3600) -> Iterator[tuple[Server, dict[str, str]]]:
+def running_server(
+    speakers: int, window_s: float = 3600
+) -> Iterator[tuple[Server, dict[str, str]]]:
     """A server whose deployment has `speakers` loudspeakers in an open window, and a
     device token for each (issued straight into the database: 1,000 CLI runs are slow)."""
     with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
@@ -36,7 +38,11 @@ def running_server(speakers: int, window_s: float = 3600) -> Iterator[tuple[Serv
         now = aware_now()
         config = root / "config.yaml"
         config.write_text(
-            deployment_yaml(window_start=now - seconds(60), window_end=now + seconds(window_s), speakers=speakers)
+            deployment_yaml(
+                window_start=now - seconds(60),
+                window_end=now + seconds(window_s),
+                speakers=speakers,
+            )
         )
         server = Server(root, config)
         server.start(timeout_s=120)

@@ -7,6 +7,7 @@ Bounded in count and time; talks only to 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -53,12 +54,21 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes = b"", timeout_s: float = 30
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes = b"",
+        timeout_s: float = 30,
     ) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Content-Length: {len(body)}",
+        ]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         try:
@@ -94,10 +104,8 @@ class Connection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
         self.reader = self.writer = None
 
 
@@ -143,13 +151,17 @@ async def speaker(
                     stats.error(kind)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
                 stats.error(kind)
-        await asyncio.sleep(max(0.0, period_s * random.uniform(0.9, 1.1) - (time.monotonic() - cycle)))
+        await asyncio.sleep(
+            max(0.0, period_s * random.uniform(0.9, 1.1) - (time.monotonic() - cycle))
+        )
     poller.cancel()
     await work.close()
     await poll.close()
 
 
-async def run(tokens: dict[str, str], port: int, period_s: float, duration_s: float) -> tuple[Stats, float]:
+async def run(
+    tokens: dict[str, str], port: int, period_s: float, duration_s: float
+) -> tuple[Stats, float]:
     """Run every speaker for `duration_s`; returns the stats and the elapsed time."""
     stats = Stats()
     started = time.monotonic()
