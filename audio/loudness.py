@@ -28,21 +28,24 @@ def _interpolator() -> np.ndarray:
     )
 
 
-def integrated_lufs(samples: np.ndarray, rate: int) -> float:
-    """Integrated loudness in LUFS of float samples in [-1, 1] (gated, BS.1770-4).
-
-    pyloudnorm's K-weighting filters, with the 400 ms gating blocks computed at once
-    (pyloudnorm loops over blocks in Python).
-    """
-    block = int(0.4 * rate)
-    if len(samples) < block:
-        samples = np.concatenate([samples, np.zeros(block - len(samples))])
+def k_weighted(samples: np.ndarray, rate: int) -> np.ndarray:
+    """The signal through BS.1770's K-weighting (pyloudnorm's two filter stages)."""
     weighted = samples
     for stage in _meter(rate)._filters.values():
         weighted = signal.lfilter(stage.b, stage.a, weighted)
-    step = int(0.1 * rate)  # 75 % overlap
+    return np.asarray(weighted)
+
+
+def gated_lufs(weighted: np.ndarray, rate: int) -> float:
+    """Integrated loudness of an already K-weighted signal: 400 ms blocks with 75 % overlap,
+    the absolute gate at -70 LUFS and the relative gate 10 LU below (BS.1770-4), computed
+    at once from a running sum (pyloudnorm loops over blocks in Python)."""
+    block = int(0.4 * rate)
+    if len(weighted) < block:
+        weighted = np.concatenate([weighted, np.zeros(block - len(weighted))])
+    step = int(0.1 * rate)
     energy = np.concatenate([[0.0], np.cumsum(weighted * weighted)])
-    starts = np.arange(0, len(samples) - block + 1, step)
+    starts = np.arange(0, len(weighted) - block + 1, step)
     power = (energy[starts + block] - energy[starts]) / block
     with np.errstate(divide="ignore"):
         levels = -0.691 + 10 * np.log10(power)
@@ -52,6 +55,11 @@ def integrated_lufs(samples: np.ndarray, rate: int) -> float:
     relative = -0.691 + 10 * math.log10(float(gated.mean())) - 10.0
     final = power[(levels > -70.0) & (levels > relative)]
     return -0.691 + 10 * math.log10(float(final.mean())) if len(final) else -math.inf
+
+
+def integrated_lufs(samples: np.ndarray, rate: int) -> float:
+    """Integrated loudness in LUFS of float samples in [-1, 1] (gated, BS.1770-4)."""
+    return gated_lufs(k_weighted(samples, rate), rate)
 
 
 def _oversampled(samples: np.ndarray) -> np.ndarray:
@@ -96,28 +104,31 @@ def normalize(
     """Gain to `target_lufs`, limiting peaks to `ceiling_dbtp`; returns (samples, LUFS, dBTP).
 
     Limiting lowers the loudness a little, so the make-up gain is refined until the
-    limited signal measures on target. The oversampled peak envelope is computed once:
-    a gain scales it exactly, so each refinement costs one loudness measurement.
+    limited signal measures on target. Both the K-weighted signal and the oversampled
+    peak envelope are computed once: the limiter's gain moves slowly next to the
+    K-weighting filters, so each refinement only re-gates the weighted signal times the
+    gain. The result is measured exactly once at the end.
     """
-    loudness = integrated_lufs(samples, rate)
+    weighted = k_weighted(samples, rate)
+    loudness = gated_lufs(weighted, rate)
     if not math.isfinite(loudness):
         return samples, loudness, true_peak_dbtp(samples)
     envelope = peak_envelope(samples)
     margin_db = 0.3  # limit a little under the ceiling: interpolation can lift peaks slightly
+    ceiling = 10 ** ((ceiling_dbtp - margin_db) / 20)
     gain_db = target_lufs - loudness
-    out = samples
+    gain: np.ndarray | float = 1.0
     for _ in range(8):
         scale = 10 ** (gain_db / 20)
-        if float(envelope.max()) * scale <= 10 ** ((ceiling_dbtp - margin_db) / 20):
-            out = samples * scale  # no limiting needed: the gain alone is exact
+        if float(envelope.max()) * scale <= ceiling:
+            gain = 1.0  # no limiting needed: the gain alone is exact
             break
-        out = samples * scale * limiter_gain(envelope * scale, rate, ceiling_dbtp - margin_db)
-        error_db = target_lufs - integrated_lufs(out, rate)
-        if abs(error_db) < 0.1:
+        gain = limiter_gain(envelope * scale, rate, ceiling_dbtp - margin_db)
+        error_db = target_lufs - gated_lufs(weighted * scale * gain, rate)
+        if abs(error_db) < 0.05:
             break
         gain_db += error_db
-    peak = true_peak_dbtp(out)
-    if peak > ceiling_dbtp:  # a last safety net; not expected after the loop above
-        out = out * limiter_gain(peak_envelope(out), rate, ceiling_dbtp - margin_db)
-        peak = true_peak_dbtp(out)
-    return out, integrated_lufs(out, rate), peak
+    out = samples * scale * gain
+    peak = float(np.max(envelope * scale * gain))
+    peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
+    return out, integrated_lufs(out, rate), peak_db
