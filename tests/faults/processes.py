@@ -1,0 +1,178 @@
+"""Real processes for the fault tests: the integration harness plus a command prefix
+(``faketime``), a raw look at the server's SQLite file, and a sink-log watcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from broadcaster.store.engine import DB_FILE
+from tests.conftest import BIN, require_tool
+from tests.integration.harness import ADMIN_PASSWORD, Client, Server
+
+
+@dataclass
+class FaultServer(Server):
+    """A `broadcaster serve`, optionally run under a command prefix (e.g. faketime)."""
+
+    prefix: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Path:
+        return self.data / DB_FILE
+
+    def start(self, timeout_s: float = 30) -> None:
+        env = {**os.environ, "BROADCASTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.extra_env}
+        log = (self.root / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [*self.prefix, str(BIN / "broadcaster"), "serve", "--config", str(self.config),
+             "--data", str(self.data), "--port", str(self.port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("server did not come up")
+
+    def log_text(self) -> str:
+        path = self.root / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@dataclass
+class FaultClient(Client):
+    """A `broadcaster-client` with a file sink, optionally under a command prefix."""
+
+    prefix: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        token_file = self.root / f"{self.speaker}.token"
+        token_file.write_text(self.token)
+        log = (self.root / f"{self.speaker}.client.log").open("ab")
+        self.proc = subprocess.Popen(
+            [*self.prefix, str(BIN / "broadcaster-client"), "--server", self.server_url,
+             "--speaker", self.speaker, "--token-file", str(token_file),
+             "--cache", str(self.root / f"{self.speaker}-cache"), "--output", f"file:{self.wav}"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env={**os.environ, **self.extra_env},
+        )  # fmt: skip
+        log.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def integrity(db: Path) -> str:
+    """`PRAGMA integrity_check` of a SQLite file ("ok" when sound)."""
+    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
+    try:
+        return "\n".join(str(row[0]) for row in conn.execute("PRAGMA integrity_check"))
+    finally:
+        conn.close()
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def play_ids(db: Path) -> dict[str, list[str]]:
+    """The server's play-log ids per speaker."""
+    out: dict[str, list[str]] = {}
+    for speaker, entry in query(db, "SELECT speaker_id, id FROM play_log"):
+        out.setdefault(speaker, []).append(entry)
+    return out
+
+
+class SinkWatcher:
+    """Stamps every new line of sink logs with the test's own wall clock.
+
+    A client under faketime writes its faked clock into the sink log; this watcher sees
+    the lines appear in real time (to within `step_s`).
+    """
+
+    def __init__(self, *clients: Client, step_s: float = 0.02) -> None:
+        self.clients = clients
+        self.step_s = step_s
+        self.seen: dict[str, list[tuple[float, dict]]] = {c.speaker: [] for c in clients}
+        self._offsets = {c.speaker: 0 for c in clients}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SinkWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for client in self.clients:
+                self.poll(client)
+            self._stop.wait(self.step_s)
+
+    def poll(self, client: Client) -> None:
+        path = client.sink_log
+        if not path.exists():
+            return
+        with path.open("rb") as f:
+            f.seek(self._offsets[client.speaker])
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offsets[client.speaker] += len(complete)
+        now = time.time()
+        for line in complete.decode().splitlines():
+            if line.strip():
+                self.seen[client.speaker].append((now, json.loads(line)))
+
+    def events(self, speaker: str, event: str | None = None) -> list[tuple[float, dict]]:
+        return [(t, e) for t, e in self.seen[speaker] if event is None or e["event"] == event]
+
+
+def faketime_prefix(spec_file: Path) -> tuple[list[str], dict[str, str]]:
+    """Run a process under libfaketime, its offset read from `spec_file` (e.g. "+3600s").
+
+    The monotonic clock stays real, as when an operator or NTP steps the system clock.
+    """
+    lib = next(
+        (p for p in (Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
+                     Path("/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"))
+         if p.exists()),
+        None,
+    )  # fmt: skip
+    if lib is None:
+        require_tool("faketime")
+        found = subprocess.run(
+            ["dpkg", "-L", "libfaketime"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        lib = next(Path(p) for p in found if p.endswith("libfaketime.so.1"))
+    env = {
+        "LD_PRELOAD": str(lib),
+        "FAKETIME_TIMESTAMP_FILE": str(spec_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    return [], env
