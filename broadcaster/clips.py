@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from audio.cache import CacheEntry
 from audio.render import ClipRequest, Renderer
+from broadcaster.errors import StorageFull
 from broadcaster.models import ClipRef, Message, VoiceSettings
 
 
@@ -59,14 +61,21 @@ class ClipLibrary:
             known = self._by_request.get(request)
         if known is not None:
             return known
-        if request[0] == "recording":
-            _, path, chime = request
-            clip = self.renderer.render_recording(Path(str(path)), chime=bool(chime))
-        else:
-            _, text, voice, rate, volume, chime = request
-            clip = self.renderer.render(
-                ClipRequest(str(text), str(voice), int(rate), float(volume), bool(chime))  # type: ignore[arg-type]
-            )
+        try:
+            if request[0] == "recording":
+                _, path, chime = request
+                clip = self.renderer.render_recording(Path(str(path)), chime=bool(chime))
+            else:
+                _, text, voice, rate, volume, chime = request
+                clip = self.renderer.render(
+                    ClipRequest(str(text), str(voice), int(rate), float(volume), bool(chime))  # type: ignore[arg-type]
+                )
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StorageFull(
+                    f"cannot save a new clip: the server's disk is full ({exc})"
+                ) from exc
+            raise
         found = ClipFile.of(clip.entry)
         with self._guard:
             self._by_request[request] = found

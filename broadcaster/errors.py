@@ -31,6 +31,10 @@ class Unauthenticated(BroadcasterError):
     """No valid credentials: a missing, unknown or revoked token, or no session."""
 
 
+class StorageFull(BroadcasterError):
+    """The disk under the data folder is full: a change could not be saved."""
+
+
 __all__ = [
     "AudioError",
     "BroadcasterError",
@@ -38,6 +42,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "NotFound",
+    "StorageFull",
     "Unauthenticated",
     "ValidationError",
 ]

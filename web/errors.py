@@ -14,6 +14,7 @@ from broadcaster.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    StorageFull,
     Unauthenticated,
     ValidationError,
 )
@@ -29,6 +30,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (ValidationError, 422, "invalid"),
     (InvalidInput, 422, "invalid"),
     (AudioError, 502, "audio_failed"),
+    (StorageFull, 507, "storage_full"),
     (BroadcasterError, 500, "error"),
 ]
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from broadcaster.errors import Conflict, NotFound, ValidationError
+from broadcaster.errors import Conflict, NotFound, StorageFull, ValidationError
 from broadcaster.models import SpeakerKind, User
 from broadcaster.store import schema as t
 from broadcaster.store.base import StoreBase
 from broadcaster.store.places import exists
 from broadcaster.store.records import TokenKind, TokenRecord, UserRecord
+
+log = logging.getLogger(__name__)
 
 # `last_used_at` is written at most this often per token: a speaker authenticates every few
 # seconds, and a write per request would be the busiest thing the database does.
@@ -225,10 +228,16 @@ class PeopleStore(StoreBase):
                     return None
         last = found["last_used_at"]
         if last is None or now - last >= LAST_USED_RESOLUTION:
-            with self.transaction() as conn:
-                conn.execute(
-                    update(t.tokens).where(t.tokens.c.id == found["id"]).values(last_used_at=now)
-                )
+            try:
+                with self.transaction() as conn:
+                    conn.execute(
+                        update(t.tokens)
+                        .where(t.tokens.c.id == found["id"])
+                        .values(last_used_at=now)
+                    )
+            except StorageFull:
+                # Bookkeeping only: a full disk must not lock devices and users out of reads.
+                log.warning("token %s: last use not recorded: the disk is full", found["id"])
         return str(found["subject"])
 
     def revoke_token(self, token_id: str, now: datetime) -> TokenRecord:
