@@ -29,6 +29,25 @@ def visible(me: Scope, message_id: str) -> Message:
     raise NotFound(f"no message {message_id!r}")
 
 
+def save_upload(upload: Any, form: Form) -> tuple[str, str] | None:
+    """Check and keep an uploaded recording: (file name, sha256), or None with the field error."""
+    service = runtime().service
+    limit = float(current_app.config.get("PANEL_MAX_RECORDING_S", DEFAULT_MAX_RECORDING_S))
+    try:
+        ext = editing.recording_type(upload.filename or "", upload.mimetype or "")
+        name, sha, _seconds = editing.save_recording(
+            service.library.recordings,
+            upload.read(),
+            ext,
+            sample_rate=service.settings.render.sample_rate,
+            max_s=limit,
+        )
+    except RecordingRefused as exc:
+        form.error("recording", refused_text(exc))
+        return None
+    return name, sha
+
+
 def refused_text(exc: RecordingRefused) -> str:
     """A recording refusal in the user's language."""
     texts = {
@@ -153,19 +172,10 @@ def _validate(form: Form, me: Scope, current: Message | None) -> tuple[Message |
     recording = current.recording if keep_recording and current else None
     sha = None
     if has_upload and upload is not None:
-        limit = float(current_app.config.get("PANEL_MAX_RECORDING_S", DEFAULT_MAX_RECORDING_S))
-        try:
-            ext = editing.recording_type(upload.filename or "", upload.mimetype or "")
-            recording, sha, _seconds = editing.save_recording(
-                service.library.recordings,
-                upload.read(),
-                ext,
-                sample_rate=service.settings.render.sample_rate,
-                max_s=limit,
-            )
-        except RecordingRefused as exc:
-            form.error("recording", refused_text(exc))
+        saved = save_upload(upload, form)
+        if saved is None:
             return None, None
+        recording, sha = saved
     try:
         message = Message(
             message_id, title, text, VoiceSettings(voice_name, rate, volume, chime), recording

@@ -5,17 +5,17 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from broadcaster import editing, urgent
-from broadcaster.editing import RecordingRefused, Scope
+from broadcaster.editing import Scope
 from broadcaster.errors import NotFound, ValidationError
 from broadcaster.models import Message, Role, VoiceSettings
 from web.panel.common import Form, audit, local, now, page, require
 from web.panel.i18n import _
-from web.panel.messages import DEFAULT_MAX_RECORDING_S, refused_text
+from web.panel.messages import save_upload
 from web.runtime import runtime
 
 bp = Blueprint("urgent", __name__)
@@ -53,19 +53,10 @@ def _recording_message(me: Scope, form: Form) -> str | None:
     if upload is None or not upload.filename:
         form.error("recording", _("Record or choose a file first."))
         return None
-    limit = float(current_app.config.get("PANEL_MAX_RECORDING_S", DEFAULT_MAX_RECORDING_S))
-    try:
-        ext = editing.recording_type(upload.filename, upload.mimetype or "")
-        name, sha, _seconds = editing.save_recording(
-            service.library.recordings,
-            upload.read(),
-            ext,
-            sample_rate=service.settings.render.sample_rate,
-            max_s=limit,
-        )
-    except RecordingRefused as exc:
-        form.error("recording", refused_text(exc))
+    saved = save_upload(upload, form)
+    if saved is None:
         return None
+    name, sha = saved
     moment = now()
     message = Message(
         f"urgent-rec-{moment:%Y%m%d}-{secrets.token_hex(3)}",
