@@ -11,14 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import requests
 
-from benchmarks.common import cpu_seconds, rss_mb
-from tests.integration.harness import Client, Server, aware_now, deployment_yaml, seconds, wait_for
+from benchmarks.common import cpu_seconds, deployment_server, rss_mb
+from tests.integration.harness import Client, wait_for
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -27,17 +25,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def urgent_latency(clients: int, urgents: int) -> dict[str, object]:
-    with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
-        root = Path(tmp)
-        now = aware_now()
-        config = root / "config.yaml"
-        config.write_text(
-            deployment_yaml(
-                window_start=now - seconds(60), window_end=now + seconds(3600), speakers=clients
-            )
-        )
-        server = Server(root, config)
-        server.start()
+    with deployment_server(clients) as server:
+        root = server.root
         running = [
             Client(f"spk-{i}", root, server.url, server.device_token(f"spk-{i}"))
             for i in range(1, clients + 1)
@@ -100,23 +89,12 @@ def urgent_latency(clients: int, urgents: int) -> dict[str, object]:
         finally:
             for client in running:
                 client.stop()
-            server.stop()
 
 
 def client_idle(seconds_idle: float = 60) -> dict[str, object]:
     """One client outside its window (the window opens in an hour): memory and CPU."""
-    with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
-        root = Path(tmp)
-        now = aware_now()
-        config = root / "config.yaml"
-        config.write_text(
-            deployment_yaml(
-                window_start=now + seconds(3600), window_end=now + seconds(7200), speakers=1
-            )
-        )
-        server = Server(root, config)
-        server.start()
-        client = Client("spk-1", root, server.url, server.device_token("spk-1"))
+    with deployment_server(1, opens_in_s=3600) as server:
+        client = Client("spk-1", server.root, server.url, server.device_token("spk-1"))
         try:
             client.start()
             assert client.proc is not None
@@ -131,7 +109,6 @@ def client_idle(seconds_idle: float = 60) -> dict[str, object]:
             }
         finally:
             client.stop()
-            server.stop()
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

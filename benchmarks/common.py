@@ -28,33 +28,42 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def running_server(
-    speakers: int, window_s: float = 3600
-) -> Iterator[tuple[Server, dict[str, str]]]:
-    """A server whose deployment has `speakers` loudspeakers in an open window, and a
-    device token for each (issued straight into the database: 1,000 CLI runs are slow)."""
+def deployment_server(
+    speakers: int, opens_in_s: float = -60, length_s: float = 3600
+) -> Iterator[Server]:
+    """A real server on loopback for `speakers` loudspeakers, with a window that opens
+    `opens_in_s` from now (negative: already open) and lasts `length_s`."""
     with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
         root = Path(tmp)
-        now = aware_now()
+        start = aware_now() + seconds(opens_in_s)
         config = root / "config.yaml"
         config.write_text(
             deployment_yaml(
-                window_start=now - seconds(60),
-                window_end=now + seconds(window_s),
-                speakers=speakers,
+                window_start=start, window_end=start + seconds(length_s), speakers=speakers
             )
         )
         server = Server(root, config)
         server.start(timeout_s=120)
         try:
-            store = Store.open(sqlite_url(server.data), upgrade=False)
-            try:
-                tokens = {
-                    f"spk-{i}": store.issue_token(TokenKind.DEVICE, f"spk-{i}", now)[1]
-                    for i in range(1, speakers + 1)
-                }
-            finally:
-                store.close()
-            yield server, tokens
+            yield server
         finally:
             server.stop()
+
+
+@contextlib.contextmanager
+def running_server(
+    speakers: int, window_s: float = 3600
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server with an open window and a device token for each speaker (issued straight
+    into the database: 1,000 CLI runs are slow)."""
+    with deployment_server(speakers, -60, window_s + 60) as server:
+        now = aware_now()
+        store = Store.open(sqlite_url(server.data), upgrade=False)
+        try:
+            tokens = {
+                f"spk-{i}": store.issue_token(TokenKind.DEVICE, f"spk-{i}", now)[1]
+                for i in range(1, speakers + 1)
+            }
+        finally:
+            store.close()
+        yield server, tokens
