@@ -21,6 +21,11 @@ def cache_key(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def is_clip_key(key: str) -> bool:
+    """True for a string shaped like a cache key (lowercase hex, at least 8 digits)."""
+    return len(key) >= 8 and all(c in "0123456789abcdef" for c in key)
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -70,10 +75,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: some filesystems refuse)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -94,7 +100,7 @@ class ClipCache:
         self.root = root
 
     def _paths(self, key: str, fmt: str) -> tuple[Path, Path]:
-        if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
+        if not is_clip_key(key):
             raise AudioError(f"not a clip key: {key!r}")
         folder = self.root / key[:2]
         return folder / f"{key}.{fmt}", folder / f"{key}.{fmt}.json"
@@ -105,6 +111,8 @@ class ClipCache:
 
     def get(self, key: str, fmt: str) -> CacheEntry | None:
         """The verified entry for `key`, or None when missing, truncated or corrupted."""
+        if not is_clip_key(key):
+            return None  # a malformed key (e.g. from a URL) names no clip: not a server fault
         audio_path, meta_path = self._paths(key, fmt)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio.cache import atomic_write_bytes, file_sha256
+from audio.cache import atomic_write_bytes, file_sha256, fsync_dir
 from broadcaster.client.plan import ClipSpec
 from broadcaster.errors import ValidationError
 
@@ -115,7 +115,7 @@ class ClipStore:
         with part.open("rb+") as f:
             os.fsync(f.fileno())
         os.replace(part, path)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         self.status(spec)
         return True
 
@@ -170,12 +170,3 @@ class PlanStore:
         if not isinstance(body, dict):
             return None
         return body, etag
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -80,8 +80,10 @@ def test_atomic_write_replaces_the_old_file_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_malformed_key_is_refused(tmp_path):
+def test_malformed_key_names_no_clip_and_cannot_be_written(tmp_path):
     from audio.errors import AudioError
 
-    with pytest.raises(AudioError, match="not a clip key"):
-        ClipCache(tmp_path).get("../../etc/passwd", "wav")
+    cache = ClipCache(tmp_path)
+    assert cache.get("../../etc/passwd", "wav") is None
+    with pytest.raises(AudioError, match="not a clip key"), cache.writer("../x", "wav"):
+        pass
