@@ -8,6 +8,7 @@ from broadcaster.errors import ValidationError
 from broadcaster.store import AckState
 from web import payloads
 from web.auth import require_any_device, require_device
+from web.openapi import MAX_SEQ
 from web.runtime import iso, runtime
 
 bp = Blueprint("device_api", __name__, url_prefix="/api/v1")
@@ -57,8 +58,8 @@ def clip(key: str) -> Response:
 def events(speaker_id: str) -> Response:
     rt = runtime()
     require_device(speaker_id, rt.clock())
-    after = _int_arg("after", low=0)
-    wait = _int_arg("wait", low=0)
+    after = _int_arg("after", low=0, high=MAX_SEQ)
+    wait = _int_arg("wait", low=0, high=None)
     wait_s = min(wait if wait is not None else 25, rt.settings.server.long_poll_max_s)
     found, last = rt.service.events(speaker_id, after, float(wait_s))
     return _json(
@@ -77,7 +78,7 @@ def events(speaker_id: str) -> Response:
     )
 
 
-def _int_arg(name: str, *, low: int) -> int | None:
+def _int_arg(name: str, *, low: int, high: int | None) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
@@ -87,6 +88,9 @@ def _int_arg(name: str, *, low: int) -> int | None:
         raise ValidationError(f"{name}: expected a whole number") from None
     if value < low:
         raise ValidationError(f"{name}: must be at least {low}")
+    if high is not None and value > high:
+        # Larger numbers overflow the database's integer column (a 500 before).
+        raise ValidationError(f"{name}: must be at most {high}")
     return value
 
 

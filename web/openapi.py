@@ -8,6 +8,8 @@ from typing import Any
 TIME = {"type": "string", "format": "date-time"}
 NTIME = {"type": ["string", "null"], "format": "date-time"}
 ERROR = {"$ref": "#/components/schemas/Error"}
+MAX_SEQ = 2**53  # event sequence numbers stay exact in every JSON parser
+ID = {"type": "string", "minLength": 1, "maxLength": 100}
 
 
 def _response(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -23,6 +25,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Not allowed for this token or user",
         404: "Not found (or not visible to this user)",
         422: "Invalid input; `error.field` names the field",
+        507: "The server's storage is full; nothing was stored",
     }
     return {str(c): _response(names[c], None if c == 304 else ERROR) for c in codes}
 
@@ -105,14 +108,14 @@ HEARTBEAT = {
         "last_sync": NTIME,
         "plan_etag": {"type": ["string", "null"], "maxLength": 100},
         "client_time": NTIME,
-        "clock_offset_ms": {"type": ["integer", "null"]},
+        "clock_offset_ms": {"type": ["integer", "null"], "minimum": -1e10, "maximum": 1e10},
         "cache": {"type": ["object", "null"]},
         "selftest": {
             "type": ["object", "null"],
             "properties": {
                 "ok": {"type": ["boolean", "null"]},
                 "at": NTIME,
-                "detail": {"type": ["string", "null"]},
+                "detail": {"type": ["string", "null"], "maxLength": 500},
             },
         },
         "version": {"type": ["string", "null"], "maxLength": 40},
@@ -124,9 +127,9 @@ PLAY = {
     "properties": {
         "id": {"type": "string", "minLength": 1, "maxLength": 100},
         "clip": {"type": "string", "minLength": 1, "maxLength": 100},
-        "message": {"type": ["string", "null"]},
+        "message": {"type": ["string", "null"], "maxLength": 100},
         "kind": {"enum": ["loop", "urgent", "selftest"]},
-        "urgent": {"type": ["string", "null"]},
+        "urgent": {"type": ["string", "null"], "maxLength": 100},
         "planned_start": NTIME,
         "started_at": TIME,
         "ended_at": TIME,
@@ -166,9 +169,9 @@ URGENT_IN = {
     "type": "object",
     "properties": {
         "text": {"type": "string", "minLength": 1, "maxLength": 2000},
-        "message": {"type": "string"},
-        "speakers": {"type": "array", "items": {"type": "string"}},
-        "areas": {"type": "array", "items": {"type": "string"}},
+        "message": {"type": "string", "minLength": 1, "maxLength": 100},
+        "speakers": {"type": "array", "maxItems": 1000, "items": ID},
+        "areas": {"type": "array", "maxItems": 1000, "items": ID},
         "repeats": {"type": "integer", "minimum": 1, "maximum": 20},
         "interval_s": {"type": "number", "minimum": 0, "maximum": 3600},
         "expires_at": TIME,
@@ -296,12 +299,13 @@ def openapi_document() -> dict[str, Any]:
                         {
                             "name": "after",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
                         },
                         {
                             "name": "wait",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 60},
+                            "description": "seconds; the server waits at most its long-poll limit",
+                            "schema": {"type": "integer", "minimum": 0},
                         },
                     ],
                     "responses": {
@@ -340,7 +344,7 @@ def openapi_document() -> dict[str, Any]:
                                 },
                             },
                         ),
-                        **_errors(401, 403, 404, 422),
+                        **_errors(401, 403, 404, 422, 507),
                     },
                 }
             },
@@ -371,7 +375,7 @@ def openapi_document() -> dict[str, Any]:
                                 },
                             },
                         ),
-                        **_errors(401, 403, 404, 422),
+                        **_errors(401, 403, 404, 422, 507),
                     },
                 }
             },
@@ -385,7 +389,7 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["urgent", "state"],
                             "properties": {
-                                "urgent": {"type": "string"},
+                                "urgent": ID,
                                 "state": {"enum": ["received", "playing", "played"]},
                                 "at": TIME,
                             },
@@ -393,7 +397,7 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "responses": {
                         "204": {"description": "Recorded"},
-                        **_errors(401, 403, 404, 422),
+                        **_errors(401, 403, 404, 422, 507),
                     },
                 }
             },
@@ -431,7 +435,7 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {"id": {"type": "string"}, "server_time": TIME},
                             },
                         ),
-                        **_errors(401, 403, 404, 422),
+                        **_errors(401, 403, 404, 422, 507),
                     },
                 },
                 "get": {
@@ -478,7 +482,7 @@ def openapi_document() -> dict[str, Any]:
                                 },
                             },
                         ),
-                        **_errors(401, 403, 404),
+                        **_errors(401, 403, 404, 507),
                     },
                 }
             },

@@ -47,7 +47,12 @@ def text(data: Mapping[str, Any], key: str, *, where: str = "", limit: int = 200
 def integer(
     data: Mapping[str, Any], key: str, low: int, high: int, *, where: str = ""
 ) -> int | None:
-    value = _get(data, key, (int,), "a whole number", where=where)
+    value = _get(data, key, (int, float), "a whole number", where=where)
+    if isinstance(value, float):
+        # JSON (and the OpenAPI document's "integer") counts 5.0 as a whole number.
+        if not value.is_integer():
+            raise ValidationError(f"{where}{key}: expected a whole number")
+        value = int(value)
     if value is not None and not low <= value <= high:
         raise ValidationError(f"{where}{key}: must be from {low} to {high}")
     return value
@@ -98,6 +103,7 @@ def id_list(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
 def heartbeat(data: Mapping[str, Any]) -> Heartbeat:
     """A heartbeat body (docs/device-api.md)."""
     playing = mapping(data, "now_playing")
+    moment(data, "client_time")  # checked only: the client reports its offset in clock_offset_ms
     position = integer(playing, "position_ms", 0, 10**9, where="now_playing.") if playing else None
     return Heartbeat(
         state=text(data, "state", limit=40) or "unknown",
@@ -142,6 +148,7 @@ def plays(data: Mapping[str, Any], speaker_id: str, limit: int) -> list[PlayLogE
             moment(entry, "ended_at", where=where),
         )
         kind = text(entry, "kind", where=where, limit=20)
+        text(entry, "urgent", where=where, limit=MAX_ID)  # checked only: the clip names it
         if not entry_id or not clip or started is None or ended is None or kind is None:
             raise ValidationError(
                 f"{where}id: id, clip, kind, started_at and ended_at are required"
