@@ -1,5 +1,5 @@
-"""Real processes for the fault tests: the integration harness plus a command prefix
-(``faketime``), a raw look at the server's SQLite file, and a sink-log watcher."""
+"""Real processes for the fault tests: the integration harness plus extra environment,
+a raw look at the server's SQLite file, and a sink-log watcher."""
 
 from __future__ import annotations
 
@@ -15,15 +15,14 @@ from pathlib import Path
 import requests
 
 from broadcaster.store.engine import DB_FILE
-from tests.conftest import BIN, require_tool
+from tests.conftest import BIN
 from tests.integration.harness import ADMIN_PASSWORD, Client, Server
 
 
 @dataclass
 class FaultServer(Server):
-    """A `broadcaster serve`, optionally run under a command prefix (e.g. faketime)."""
+    """A `broadcaster serve` with extra environment (e.g. PYTHONTZPATH)."""
 
-    prefix: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -34,7 +33,7 @@ class FaultServer(Server):
         env = {**os.environ, "BROADCASTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.extra_env}
         log = (self.root / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [*self.prefix, str(BIN / "broadcaster"), "serve", "--config", str(self.config),
+            [str(BIN / "broadcaster"), "serve", "--config", str(self.config),
              "--data", str(self.data), "--port", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root,
         )  # fmt: skip
@@ -57,9 +56,8 @@ class FaultServer(Server):
 
 @dataclass
 class FaultClient(Client):
-    """A `broadcaster-client` with a file sink, optionally under a command prefix."""
+    """A `broadcaster-client` with a file sink and extra environment (e.g. a clock hook)."""
 
-    prefix: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -67,7 +65,7 @@ class FaultClient(Client):
         token_file.write_text(self.token)
         log = (self.root / f"{self.speaker}.client.log").open("ab")
         self.proc = subprocess.Popen(
-            [*self.prefix, str(BIN / "broadcaster-client"), "--server", self.server_url,
+            [str(BIN / "broadcaster-client"), "--server", self.server_url,
              "--speaker", self.speaker, "--token-file", str(token_file),
              "--cache", str(self.root / f"{self.speaker}-cache"), "--output", f"file:{self.wav}"],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env={**os.environ, **self.extra_env},
@@ -108,7 +106,7 @@ def play_ids(db: Path) -> dict[str, list[str]]:
 class SinkWatcher:
     """Stamps every new line of sink logs with the test's own wall clock.
 
-    A client under faketime writes its faked clock into the sink log; this watcher sees
+    A client with a stepped clock writes its own clock into the sink log; this watcher sees
     the lines appear in real time (to within `step_s`).
     """
 
@@ -150,29 +148,3 @@ class SinkWatcher:
 
     def events(self, speaker: str, event: str | None = None) -> list[tuple[float, dict]]:
         return [(t, e) for t, e in self.seen[speaker] if event is None or e["event"] == event]
-
-
-def faketime_prefix(spec_file: Path) -> tuple[list[str], dict[str, str]]:
-    """Run a process under libfaketime, its offset read from `spec_file` (e.g. "+3600s").
-
-    The monotonic clock stays real, as when an operator or NTP steps the system clock.
-    """
-    lib = next(
-        (p for p in (Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
-                     Path("/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"))
-         if p.exists()),
-        None,
-    )  # fmt: skip
-    if lib is None:
-        require_tool("faketime")
-        found = subprocess.run(
-            ["dpkg", "-L", "libfaketime"], capture_output=True, text=True, check=False
-        ).stdout.split()
-        lib = next(Path(p) for p in found if p.endswith("libfaketime.so.1"))
-    env = {
-        "LD_PRELOAD": str(lib),
-        "FAKETIME_TIMESTAMP_FILE": str(spec_file),
-        "FAKETIME_NO_CACHE": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
-    return [], env

@@ -1,7 +1,9 @@
 """A fault-injecting HTTP proxy on loopback, between real clients and the real server.
 
 Modes: `pass` forwards; `block_clips` answers 503 to clip downloads; `fail` answers 500 to
-everything; `hang` holds requests without answering; `down` closes connections at once.
+everything; `hang` holds requests without answering; `down` closes connections at once;
+`truncate_clips` sends clip downloads' headers and half their body, then closes;
+`corrupt_clips` sends clip downloads whole but with bytes flipped in the middle.
 """
 
 from __future__ import annotations
@@ -58,12 +60,32 @@ class FaultProxy:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     upstream = conn.getresponse()
                     data = upstream.read()
+                    damaged = (
+                        mode in ("truncate_clips", "corrupt_clips")
+                        and "/clips/" in self.path
+                        and upstream.status in (200, 206)
+                        and len(data) > 2
+                    )
+                    if damaged and mode == "corrupt_clips":
+                        middle = len(data) // 2
+                        data = (
+                            data[:middle]
+                            + bytes(b ^ 0xFF for b in data[middle : middle + 64])
+                            + data[middle + 64 :]
+                        )
                     self.send_response(upstream.status)
                     for key, value in upstream.getheaders():
                         if key.lower() not in HOP_HEADERS | {"content-length"}:
                             self.send_header(key, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
+                    if damaged and mode == "truncate_clips":
+                        self.wfile.write(data[: len(data) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        proxy.requests.append((self.command, self.path, -1))
+                        return
                     self.wfile.write(data)
                     proxy.requests.append((self.command, self.path, upstream.status))
                 except OSError:
