@@ -29,7 +29,7 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def deployment_server(
-    speakers: int, opens_in_s: float = -60, length_s: float = 3600
+    speakers: int, opens_in_s: float = -60, length_s: float = 3600, heartbeat_s: int = 2
 ) -> Iterator[Server]:
     """A real server on loopback for `speakers` loudspeakers, with a window that opens
     `opens_in_s` from now (negative: already open) and lasts `length_s`."""
@@ -39,7 +39,10 @@ def deployment_server(
         config = root / "config.yaml"
         config.write_text(
             deployment_yaml(
-                window_start=start, window_end=start + seconds(length_s), speakers=speakers
+                window_start=start,
+                window_end=start + seconds(length_s),
+                speakers=speakers,
+                heartbeat_s=heartbeat_s,
             )
         )
         server = Server(root, config)
@@ -52,11 +55,12 @@ def deployment_server(
 
 @contextlib.contextmanager
 def running_server(
-    speakers: int, window_s: float = 3600
+    speakers: int, window_s: float = 3600, heartbeat_s: int = 30
 ) -> Iterator[tuple[Server, dict[str, str]]]:
     """A server with an open window and a device token for each speaker (issued straight
     into the database: 1,000 CLI runs are slow)."""
-    with deployment_server(speakers, -60, window_s + 60) as server:
+    # Production heartbeat (30 s): speakers that poll every few seconds stay online.
+    with deployment_server(speakers, -60, window_s + 60, heartbeat_s) as server:
         now = aware_now()
         store = Store.open(sqlite_url(server.data), upgrade=False)
         try:

@@ -75,17 +75,22 @@ def prerender(service: Service, now: datetime) -> PrerenderReport:
 def mark_offline(service: Service, now: datetime) -> list[str]:
     """Speakers silent for three heartbeats become `offline` (logged and audited once)."""
     silence = service.offline_after()
-    went: list[str] = []
-    for status in service.store.speaker_statuses().values():
-        if status.state == "offline" or status.online(now, silence):
-            continue
-        service.store.put_speaker_status(_with_state(status, "offline"))
-        service.store.append_audit(now, "scheduler", "speaker.offline", status.speaker_id,
-                                   {"last_heartbeat": str(status.last_heartbeat)})  # fmt: skip
-        went.append(status.speaker_id)
-    if went:
-        log.warning("offline (no heartbeat for %s): %s", silence, ", ".join(sorted(went)))
-    return went
+    went = [
+        status
+        for status in service.store.speaker_statuses().values()
+        if status.state != "offline" and not status.online(now, silence)
+    ]
+    # One transaction for all of them: a township's network going down at once must not
+    # turn into a thousand commits while requests wait.
+    with service.store.transaction():
+        for status in went:
+            service.store.put_speaker_status(_with_state(status, "offline"))
+            service.store.append_audit(now, "scheduler", "speaker.offline", status.speaker_id,
+                                       {"last_heartbeat": str(status.last_heartbeat)})  # fmt: skip
+    names = sorted(status.speaker_id for status in went)
+    if names:
+        log.warning("offline (no heartbeat for %s): %s", silence, ", ".join(names))
+    return names
 
 
 def _with_state(status: SpeakerStatus, state: str) -> SpeakerStatus:

@@ -34,6 +34,7 @@ def deployment_yaml(
     window_end: datetime,
     speakers: int,
     gap_s: float = 1.0,
+    heartbeat_s: int = 2,
     messages: tuple[str, ...] = ("请大家戴好口罩。", "出门保持两米距离。"),
 ) -> str:
     """A small deployment: one village, `speakers` fixed loudspeakers, one window today."""
@@ -44,7 +45,7 @@ def deployment_yaml(
         "  name: 测试部署",
         "  timezone: Asia/Shanghai",
         "audio: {rate: 220, tail_ms: 200, lead_ms: 100, selftest_text: 测试}",
-        "server: {heartbeat_s: 2, offline_after_missed: 3, long_poll_max_s: 30}",
+        f"server: {{heartbeat_s: {heartbeat_s}, offline_after_missed: 3, long_poll_max_s: 30}}",
         "areas:",
         "  - id: district",
         "    name: 测试区",
