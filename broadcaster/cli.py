@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-chime", action="store_true", help="leave out the pre-announce chime")
     _common(p)
 
+    p = sub.add_parser("voices", help="list the installed voices (Chinese ones unless --all)")
+    p.add_argument("--all", action="store_true", help="every voice, not only Chinese ones")
+
     p = sub.add_parser("check", help="validate the configuration and the schedules")
     _common(p)
 
@@ -153,6 +156,19 @@ def cmd_synth(args: argparse.Namespace) -> int:
         f"true peak {entry.true_peak_dbtp:.1f} dBTP, "
         f"{'served from cache' if clip.cached else 'rendered'} (clip {entry.key[:12]})"
     )
+    return EXIT_OK
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from audio.tts import DEFAULT_VOICE, Pyttsx3Synthesizer
+
+    with Pyttsx3Synthesizer(prestart=False) as synthesizer:
+        voices = synthesizer.voices()
+    chinese = ("cmn", "yue", "zh", "hak")
+    for voice in voices:
+        if args.all or any(lang.startswith(chinese) for lang in voice.languages):
+            mark = "  (default)" if voice.id == DEFAULT_VOICE else ""
+            print(f"{voice.id:28} {voice.name}{mark}")
     return EXIT_OK
 
 
@@ -298,6 +314,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "normalize": cmd_normalize,
     "synth": cmd_synth,
+    "voices": cmd_voices,
     "check": cmd_check,
     "plan": cmd_plan,
     "token": cmd_token,

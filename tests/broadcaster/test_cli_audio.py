@@ -92,3 +92,13 @@ def test_bad_config_is_named_with_exit_2(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert f"{bad}: deployment.timezone: expected an IANA time zone" in result.stderr
+
+
+def test_voices_lists_the_mandarin_voices_and_marks_the_default(tmp_path):
+    result = subprocess.run(
+        [str(BIN / "broadcaster"), "voices"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("sit/cmn-latn-pinyin") and "(default)" in line for line in lines)
+    assert not any(line.startswith("gmw/en") for line in lines)
