@@ -79,19 +79,19 @@ def _references(d: Deployment, users: Sequence[User]) -> Iterable[Problem]:
         for m in p.message_ids:
             if m not in messages:
                 yield Problem(f"programs.{p.id}.messages", f"unknown message {m!r}")
-    for s in d.schedules:
-        if s.program_id not in programs:
-            yield Problem(f"schedules.{s.id}.program", f"unknown program {s.program_id!r}")
-        for sp in s.speaker_ids:
+    for sch in d.schedules:
+        if sch.program_id not in programs:
+            yield Problem(f"schedules.{sch.id}.program", f"unknown program {sch.program_id!r}")
+        for sp in sch.speaker_ids:
             if sp not in speakers:
-                yield Problem(f"schedules.{s.id}.speakers", f"unknown speaker {sp!r}")
-        for a in s.area_ids:
-            if a not in areas:
-                yield Problem(f"schedules.{s.id}.areas", f"unknown area {a!r}")
+                yield Problem(f"schedules.{sch.id}.speakers", f"unknown speaker {sp!r}")
+        for area_id in sch.area_ids:
+            if area_id not in areas:
+                yield Problem(f"schedules.{sch.id}.areas", f"unknown area {area_id!r}")
     for u in users:
-        for a in u.area_ids:
-            if a not in areas:
-                yield Problem(f"users.{u.name}.areas", f"unknown area {a!r}")
+        for area_id in u.area_ids:
+            if area_id not in areas:
+                yield Problem(f"users.{u.name}.areas", f"unknown area {area_id!r}")
         if u.vehicle_id is not None and u.vehicle_id not in speakers:
             yield Problem(f"users.{u.name}.vehicle", f"unknown speaker {u.vehicle_id!r}")
 

@@ -6,6 +6,7 @@ import errno
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from audio.cache import CacheEntry
 from audio.render import ClipRequest, Renderer
@@ -68,7 +69,9 @@ class ClipLibrary:
             else:
                 _, text, voice, rate, volume, chime = request
                 clip = self.renderer.render(
-                    ClipRequest(str(text), str(voice), int(rate), float(volume), bool(chime))  # type: ignore[arg-type]
+                    ClipRequest(
+                        str(text), str(voice), cast(int, rate), cast(float, volume), bool(chime)
+                    )
                 )
         except OSError as exc:
             if exc.errno == errno.ENOSPC:

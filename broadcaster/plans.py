@@ -9,9 +9,10 @@ import gzip
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from audio.errors import AudioError
 from broadcaster import planning
 from broadcaster.clips import ClipFile, ClipLibrary
 from broadcaster.errors import NotFound
-from broadcaster.models import Message, Urgent, VoiceSettings
+from broadcaster.models import Message, Schedule, Urgent, VoiceSettings
 from broadcaster.store.records import Deployment
 
 log = logging.getLogger(__name__)
@@ -111,14 +112,14 @@ def resolve_clips(
     wanted = set(messages) if message_ids is None else message_ids & set(messages)
     for message_id in sorted(wanted):
         clip = _attempt(
-            lambda m=messages[message_id]: library.for_message(m), problems, message_id, None
+            partial(library.for_message, messages[message_id]), problems, message_id, None
         )
         if clip is not None:
             by_message[message_id] = clip
     by_urgent: dict[str, ClipFile] = {}
     for urgent in deployment.urgents:
         clip = _attempt(
-            lambda u=urgent: _urgent_clip(u, messages, library, default_voice),
+            partial(_urgent_clip, urgent, messages, library, default_voice),
             problems,
             None,
             urgent.id,
@@ -242,7 +243,7 @@ def _item_json(item: planning.PlanItem, zone: ZoneInfo) -> dict[str, Any]:
 
 
 def _windows(
-    schedules: list[Any], zone: ZoneInfo, start: datetime, end: datetime
+    schedules: Sequence[Schedule], zone: ZoneInfo, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The union of the speaker's windows over the span (the client's hard stops)."""
     spans = sorted(

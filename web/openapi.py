@@ -215,8 +215,8 @@ URGENT_OUT = {
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The document served at `/api/v1/openapi.json`."""
-    device = [{"deviceToken": []}]
-    user = [{"userToken": []}, {"session": []}]
+    device: list[dict[str, list[str]]] = [{"deviceToken": []}]
+    user: list[dict[str, list[str]]] = [{"userToken": []}, {"session": []}]
     return {
         "openapi": "3.1.0",
         "info": {
