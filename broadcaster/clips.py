@@ -85,6 +85,12 @@ class ClipLibrary:
             self._requests[found.key] = request
         return found
 
+    def forget(self) -> None:
+        """Drop what this library remembers (e.g. after the lexicon changed every key)."""
+        with self._guard:
+            self._by_request.clear()
+            self._requests.clear()
+
     def for_text(self, text: str, voice: VoiceSettings) -> ClipFile:
         """The clip of `text` spoken with `voice`."""
         return self._render(("tts", text, voice.voice, voice.rate, voice.volume, voice.chime))

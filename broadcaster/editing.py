@@ -223,21 +223,14 @@ def save_lexicon(service: Service, entries: Mapping[str, str]) -> None:
 
 
 def apply_lexicon(service: Service, entries: Mapping[str, str]) -> None:
-    """Make the renderer use `entries`, and forget clips and plans made with the old one.
-
-    Touches the library's and service's memo tables directly: neither has a public "forget"
-    call yet, and a changed lexicon changes every synthesized clip's key.
-    """
+    """Make the renderer use `entries`, and forget clips and plans made with the old one
+    (a changed lexicon changes every synthesized clip's key)."""
     renderer = service.library.renderer
     if dict(renderer.settings.lexicon) == dict(entries):
         return
     renderer.settings = dataclasses.replace(renderer.settings, lexicon=dict(entries))
-    library: Any = service.library
-    with library._guard:
-        library._by_request.clear()
-    planner: Any = service
-    with planner._plans_guard:
-        planner._plans.clear()
+    service.library.forget()
+    service.forget_plans()
 
 
 def parse_lexicon(text: str) -> tuple[dict[str, str], list[int]]:

@@ -116,6 +116,11 @@ class Service:
             self._plans[key] = document
         return document
 
+    def forget_plans(self) -> None:
+        """Drop computed plans (for changes that do not move the catalog revision)."""
+        with self._plans_guard:
+            self._plans.clear()
+
     def clip_file(self, key: str) -> Path:
         """The file of a clip a plan or an urgent named."""
         path = self.library.file(key)
