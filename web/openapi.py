@@ -35,7 +35,30 @@ def _speaker_param() -> dict[str, Any]:
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return {"required": True, "content": {"application/json": {"schema": _null_is_absent(schema)}}}
+
+
+def _null_is_absent(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request schema as the server reads it: an optional field set to null counts as
+    absent (web/payloads.py), so the document allows null for every optional property."""
+    out = dict(schema)
+    if "items" in out:
+        out["items"] = _null_is_absent(out["items"])
+    if "properties" in out:
+        required = set(out.get("required", ()))
+        properties = {}
+        for name, prop in out["properties"].items():
+            prop = _null_is_absent(prop)
+            if name not in required:
+                if "enum" in prop and None not in prop["enum"]:
+                    prop = {**prop, "enum": [*prop["enum"], None]}
+                elif isinstance(prop.get("type"), str):
+                    prop = {**prop, "type": [prop["type"], "null"]}
+                elif isinstance(prop.get("type"), list) and "null" not in prop["type"]:
+                    prop = {**prop, "type": [*prop["type"], "null"]}
+            properties[name] = prop
+        out["properties"] = properties
+    return out
 
 
 CLIP = {

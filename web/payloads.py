@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -84,6 +84,10 @@ def moment(data: Mapping[str, Any], key: str, *, where: str = "") -> datetime | 
         ) from None
     if parsed.utcoffset() is None:
         raise ValidationError(f"{where}{key}: the time needs its UTC offset (e.g. +08:00)")
+    try:
+        parsed.astimezone(UTC)  # stored in UTC: 0001-01-01T00:00+01:00 has no UTC value
+    except OverflowError:
+        raise ValidationError(f"{where}{key}: the time is out of range") from None
     return parsed
 
 
