@@ -230,6 +230,7 @@ def test_client_killed_mid_clip_restarts_in_step_and_loses_no_play(stack):
     assert_silent_outside(client, start, end)
 
 
+@pytest.mark.slow  # 45 s: kept out of `make test` (10 minutes)
 def test_client_clock_stepped_an_hour_or_five_minutes_keeps_server_time(stack, tmp_path):
     # The system clock steps (+1 h on spk-1, -5 min on spk-2) while they play; the window
     # ends 40 s from now by the server's clock. (libfaketime cannot do this to a Python
@@ -299,6 +300,7 @@ def midnight_zone(tmp_path: Path, midnight_in_s: int) -> tuple[Path, ZoneInfo, d
     return folder, zone, midnight
 
 
+@pytest.mark.slow  # 75 s: kept out of `make test` (10 minutes)
 def test_window_across_midnight_plays_through_and_stops_on_time(stack, tmp_path):
     # The deployment's zone has its midnight 40 s from now; the window crosses it.
     folder, zone, midnight = midnight_zone(tmp_path, 40)
