@@ -164,12 +164,19 @@ class DeviceApi:
         resp, _ = self._open("GET", spec.url, headers=headers, timeout_s=30.0)
         if isinstance(resp, _NotModified):
             raise Unreachable(f"GET {spec.url}: unexpected 304")
+        expected = resp.headers.get("Content-Length")
+        got = 0
         with resp, part.open("ab" if have and resp.status == 206 else "wb") as out:
             try:
                 while block := resp.read(1 << 16):
                     out.write(block)
+                    got += len(block)
             except (TimeoutError, OSError, http.client.HTTPException) as exc:
                 raise Unreachable(f"GET {spec.url}: download broke off: {exc}") from None
+        # http.client's read(n) ends quietly when the connection closes early: a short body
+        # is a broken download to resume, not a finished one to check (and throw away).
+        if expected is not None and expected.isdigit() and got < int(expected):
+            raise Unreachable(f"GET {spec.url}: download broke off after {got} of {expected} bytes")
 
 
 class _NotModified:

@@ -2,7 +2,8 @@
 
 Modes: `pass` forwards; `block_clips` answers 503 to clip downloads; `fail` answers 500 to
 everything; `hang` holds requests without answering; `down` closes connections at once;
-`truncate_clips` sends clip downloads' headers and half their body, then closes;
+`truncate_clips` sends clip downloads' headers and half their body, then closes (a resumed
+download is cut again, so it never completes);
 `corrupt_clips` sends clip downloads whole but with bytes flipped in the middle.
 """
 
@@ -64,7 +65,7 @@ class FaultProxy:
                         mode in ("truncate_clips", "corrupt_clips")
                         and "/clips/" in self.path
                         and upstream.status in (200, 206)
-                        and len(data) > 2
+                        and len(data) > 0
                     )
                     if damaged and mode == "corrupt_clips":
                         middle = len(data) // 2
