@@ -19,6 +19,7 @@ test-slow: bootstrap
 lint: bootstrap
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/mypy broadcaster audio web
 
 bench: bootstrap
 	$(VENV)/python -m benchmarks
