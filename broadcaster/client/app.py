@@ -80,7 +80,9 @@ class Client:
             self.uploader.wake,
             options.events_wait_s,
         )
-        self.heartbeater = Heartbeater(self.api, self.runner, self.syncer, options.version)
+        self.heartbeater = Heartbeater(
+            self.api, self.runner, self.syncer, options.version, self.uploader.server_reachable
+        )
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._player: threading.Thread | None = None

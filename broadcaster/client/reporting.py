@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
@@ -23,11 +25,19 @@ VOLUME = 100  # the client does not scale audio; the amplifier sets the level
 class Heartbeater:
     """POSTs the speaker's state every ``heartbeat_s``; a new plan ETag triggers a sync."""
 
-    def __init__(self, api: DeviceApi, runner: Runner, syncer: Syncer, version: str) -> None:
+    def __init__(
+        self,
+        api: DeviceApi,
+        runner: Runner,
+        syncer: Syncer,
+        version: str,
+        on_success: Callable[[], None] = lambda: None,
+    ) -> None:
         self.api = api
         self.runner = runner
         self.syncer = syncer
         self.version = version
+        self.on_success = on_success
         self.sent = 0
 
     def payload(self) -> dict[str, Any]:
@@ -51,6 +61,7 @@ class Heartbeater:
     def beat_once(self) -> None:
         answer = self.api.heartbeat(self.payload())
         self.sent += 1
+        self.on_success()
         if isinstance(answer.get("heartbeat_s"), int | float) and answer["heartbeat_s"] > 0:
             self.syncer.heartbeat_s = float(answer["heartbeat_s"])
         plan = self.runner.plan
@@ -92,10 +103,16 @@ class Uploader:
         self.journal = journal
         self.idle_s = idle_s
         self._wake = threading.Event()
+        self._reachable = threading.Event()
         self.uploaded = 0
 
     def wake(self) -> None:
         self._wake.set()
+
+    def server_reachable(self) -> None:
+        """The server answered again (a heartbeat went through): stop waiting out the
+        backoff of a failed upload and send what is pending now."""
+        self._reachable.set()
 
     def flush_once(self) -> int:
         """Upload everything pending; returns how many entries the server took. Raises."""
@@ -147,8 +164,16 @@ class Uploader:
                     self.journal.count(),
                     delay,
                 )
-                self._wake.clear()  # failures wait out the backoff even if more entries arrive
-                stopping.wait(delay)
+                # Failures wait out the backoff even if more entries arrive, but not once
+                # the server answers again: after an outage the play log goes at once.
+                self._wake.clear()
+                self._reachable.clear()
+                deadline = time.monotonic() + delay
+                while not (stopping.is_set() or self._reachable.is_set()):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    stopping.wait(min(0.5, remaining))
                 continue
             except Exception:
                 delay = backoff.next()
