@@ -8,18 +8,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
+from broadcaster.client.api import ApiError, DeviceApi
 from broadcaster.client.cache import ClipError, ClipStore
 from broadcaster.client.journal import Journal
 from broadcaster.client.plan import parse_time, parse_urgent
-from broadcaster.client.retry import Backoff
+from broadcaster.client.retry import Backoff, delay_after_failure
 from broadcaster.client.runner import Runner, iso
-from broadcaster.errors import BroadcasterError, ValidationError
+from broadcaster.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
 WAIT_S = 25
-UNAUTHORIZED_RETRY_S = 60.0
 
 
 class EventListener:
@@ -119,19 +118,8 @@ class EventListener:
                 self.poll_once()
                 backoff.reset()
                 continue
-            except Unauthorized as exc:
-                log.error(
-                    "events: the server rejects our token (%s); retrying in %.0f s",
-                    exc,
-                    UNAUTHORIZED_RETRY_S,
-                )
-                delay = UNAUTHORIZED_RETRY_S
-            except (BroadcasterError, OSError) as exc:
-                delay = backoff.next()
-                log.warning("events: %s; retrying in %.1f s", exc, delay)
-            except Exception:
-                delay = backoff.next()
-                log.exception("events failed unexpectedly; retrying in %.1f s", delay)
+            except Exception as exc:  # the loop's boundary: log, back off, keep polling
+                delay = delay_after_failure("events", exc, backoff)
             stopping.wait(delay)
 
 

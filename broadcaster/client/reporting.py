@@ -10,14 +10,13 @@ from typing import Any
 
 from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
 from broadcaster.client.journal import MAX_BATCH, Journal
-from broadcaster.client.retry import Backoff
+from broadcaster.client.retry import UNAUTHORIZED_RETRY_S, Backoff, delay_after_failure
 from broadcaster.client.runner import Runner, iso
 from broadcaster.client.sync import Syncer
 from broadcaster.errors import BroadcasterError
 
 log = logging.getLogger(__name__)
 
-UNAUTHORIZED_RETRY_S = 60.0
 FIRST_BEAT_WAIT_S = 10.0
 VOLUME = 100  # the client does not scale audio; the amplifier sets the level
 
@@ -79,19 +78,8 @@ class Heartbeater:
                 self.beat_once()
                 backoff.reset()
                 delay = self.syncer.heartbeat_s
-            except Unauthorized as exc:
-                log.error(
-                    "heartbeat: the server rejects our token (%s); retrying in %.0f s",
-                    exc,
-                    UNAUTHORIZED_RETRY_S,
-                )
-                delay = UNAUTHORIZED_RETRY_S
-            except (BroadcasterError, OSError) as exc:
-                delay = min(backoff.next(), self.syncer.heartbeat_s)
-                log.warning("heartbeat failed: %s; retrying in %.1f s", exc, delay)
-            except Exception:
-                delay = backoff.next()
-                log.exception("heartbeat failed unexpectedly; retrying in %.1f s", delay)
+            except Exception as exc:  # the loop's boundary: log, back off, keep beating
+                delay = delay_after_failure("heartbeat", exc, backoff, self.syncer.heartbeat_s)
             stopping.wait(delay)
 
 

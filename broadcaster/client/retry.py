@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import random
+
+log = logging.getLogger(__name__)
 
 
 class Backoff:
@@ -24,3 +27,31 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+# A refused token is not fixed by hammering the server: retry slowly.
+UNAUTHORIZED_RETRY_S = 60.0
+
+
+def delay_after_failure(
+    what: str, exc: BaseException, backoff: Backoff, cap_s: float | None = None
+) -> float:
+    """How long a loop waits after `what` failed with `exc`, logged in one line
+    (with the traceback only for an unexpected error)."""
+    from broadcaster.client.api import Unauthorized
+    from broadcaster.errors import BroadcasterError
+
+    if isinstance(exc, Unauthorized):
+        log.error(
+            "%s: the server rejects our token (%s); retrying in %.0f s",
+            what,
+            exc,
+            UNAUTHORIZED_RETRY_S,
+        )
+        return UNAUTHORIZED_RETRY_S
+    delay = backoff.next() if cap_s is None else min(backoff.next(), cap_s)
+    if isinstance(exc, (BroadcasterError, OSError)):
+        log.warning("%s failed: %s; retrying in %.1f s", what, exc, delay)
+    else:
+        log.error("%s failed unexpectedly; retrying in %.1f s", what, delay, exc_info=exc)
+    return delay

@@ -10,12 +10,10 @@ from datetime import datetime
 from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
 from broadcaster.client.cache import CacheHealth, ClipError, ClipStore, PlanStore
 from broadcaster.client.plan import Plan, parse_plan
-from broadcaster.client.retry import Backoff
-from broadcaster.errors import BroadcasterError, ValidationError
+from broadcaster.client.retry import Backoff, delay_after_failure
+from broadcaster.errors import ValidationError
 
 log = logging.getLogger(__name__)
-
-UNAUTHORIZED_RETRY_S = 60.0
 
 
 def load_saved_plan(plans: PlanStore) -> Plan | None:
@@ -120,18 +118,7 @@ class Syncer:
                 self.sync_once()
                 backoff.reset()
                 delay = self.heartbeat_s
-            except Unauthorized as exc:
-                log.error(
-                    "sync: the server rejects our token (%s); fix the token, retrying in %.0f s",
-                    exc,
-                    UNAUTHORIZED_RETRY_S,
-                )
-                delay = UNAUTHORIZED_RETRY_S
-            except (BroadcasterError, OSError) as exc:
-                delay = backoff.next()
-                log.warning("sync failed: %s; retrying in %.1f s", exc, delay)
-            except Exception:
-                delay = backoff.next()
-                log.exception("sync failed unexpectedly; retrying in %.1f s", delay)
+            except Exception as exc:  # the loop's boundary: log, back off, keep syncing
+                delay = delay_after_failure("sync", exc, backoff)
             self.attempted.set()
             self._requested.wait(delay)
