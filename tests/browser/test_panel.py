@@ -6,7 +6,7 @@ import io
 import math
 import time
 import wave
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,25 @@ def test_chief_schedules_a_program_and_sees_it_on_the_timeline(page_as: Any) -> 
     page.click('button.primary:has-text("保存")')
     page.wait_for_selector("p.notice:has-text('已保存')")
     page.click('nav a[href="/"]')
-    bar = page.wait_for_selector('#speaker-spk-a .bar[title*="sched-a"]')
-    box, line = bar.bounding_box(), page.query_selector("#speaker-spk-a .now-line").bounding_box()
+    page.wait_for_selector('#speaker-spk-a .bar[title*="sched-a"]')
+    # Late in the evening the window crosses midnight, and today's timeline also shows
+    # the run that began yesterday evening (00:00 to the end): pick the run around now.
+    shown = aware_now()
+    bars = page.query_selector_all('#speaker-spk-a .bar[title*="sched-a"]')
+    current = [
+        b
+        for b in bars
+        if datetime.fromisoformat(b.get_attribute("data-start") or "")
+        <= shown
+        <= datetime.fromisoformat(b.get_attribute("data-end") or "")
+    ]
+    assert len(current) == 1, [
+        (b.get_attribute("data-start"), b.get_attribute("data-end")) for b in bars
+    ]
+    box, line = (
+        current[0].bounding_box(),
+        page.query_selector("#speaker-spk-a .now-line").bounding_box(),
+    )
     assert box and line and box["width"] > 0
     assert abs(box["x"] - line["x"]) < 12  # the new run starts at the now line
     assert page.query_selector("#speaker-spk-a .window-end")
