@@ -135,6 +135,7 @@ def open_window(seconds_left: float, speakers: int, **kw) -> tuple[str, datetime
     return deployment_yaml(window_start=start, window_end=end, speakers=speakers, **kw), start, end
 
 
+@pytest.mark.slow  # 30 s: kept out of `make test` (10 minutes)
 def test_server_errors_and_hangs_do_not_interrupt_playback(stack):
     config, start, end = open_window(600, speakers=2)
     stack.serve(config, proxy=True)
@@ -158,8 +159,10 @@ def test_server_errors_and_hangs_do_not_interrupt_playback(stack):
 
 @pytest.mark.parametrize(
     "outage_s",
-    [pytest.param(40, id="40s"), pytest.param(600, id="10min", marks=pytest.mark.slow)],
+    # Both slow (50 s and 11 min); `make test` has the killed-server integration test.
+    [pytest.param(40, id="40s"), pytest.param(600, id="10min")],
 )
+@pytest.mark.slow
 def test_server_gone_mid_window_client_plays_to_the_hard_stop_then_delivers(stack, outage_s):
     # The window ends during the outage: the client must stop on time with no server.
     config, start, end = open_window(outage_s, speakers=2)

@@ -141,6 +141,7 @@ def _kill_loop(tmp_path, kills: int) -> dict[str, int]:
     return figures
 
 
+@pytest.mark.slow  # 25 s; the 200 kills below are the full version
 def test_ten_kills_during_writes_lose_no_acknowledged_write(tmp_path):
     _kill_loop(tmp_path, kills=10)
 
