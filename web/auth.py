@@ -69,16 +69,22 @@ def current_user(now: datetime) -> User:
     if record.disabled:
         session.clear()
         raise Unauthenticated("the account is disabled")
-    if token is None and session.get("epoch") != session_epoch(record.password_hash):
-        session.clear()  # the password changed since this session began
+    if token is None and session.get("epoch") != session_epoch(
+        record.password_hash, store.session_generation(name)
+    ):
+        session.clear()  # the password changed or the user signed out since it began
         raise Unauthenticated("the session has ended; sign in again")
     g.actor = f"user:{record.user.name}"
     g.user = record.user
     return record.user
 
 
-def session_epoch(password_hash: str | None) -> str:
-    """A short fingerprint of the password hash: changing the password ends old sessions."""
+def session_epoch(password_hash: str | None, generation: str) -> str:
+    """A short fingerprint of the password hash and the user's session generation.
+
+    Changing the password or signing out (which moves the generation) ends the sessions
+    begun before, also in a copied cookie: Flask's sessions live in the cookie alone.
+    """
     import hashlib
 
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{password_hash or ''}|{generation}".encode()).hexdigest()[:16]

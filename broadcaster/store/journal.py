@@ -75,20 +75,6 @@ class JournalStore(StoreBase):
         with self.transaction(write=False) as conn:
             return tuple(_audit(r) for r in conn.execute(query).mappings())
 
-    def get_meta(self, key: str) -> str | None:
-        """A value of the small key/value table, or None."""
-        with self.transaction(write=False) as conn:
-            value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
-        return None if value is None else str(value)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
-            done = conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
-            if done.rowcount == 0 and not insert_if_absent(
-                conn, t.meta, {"key": key, "value": value}
-            ):
-                conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
-
     def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the lease `name` for `owner` until `now + ttl`.
 

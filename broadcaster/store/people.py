@@ -167,6 +167,14 @@ class PeopleStore(StoreBase):
         """Disable or re-enable a user; a disabled user's tokens stop working."""
         self._set_user(name, disabled=disabled)
 
+    def session_generation(self, name: str) -> str:
+        """Changes each time `end_sessions(name)` runs; part of every panel session's epoch."""
+        return self.get_meta(f"sessions:{name}") or ""
+
+    def end_sessions(self, name: str) -> None:
+        """End every panel session of `name` (sign-out): cookies copied before stop working."""
+        self.set_meta(f"sessions:{name}", secrets.token_hex(8))
+
     def _set_user(self, name: str, **values: object) -> None:
         with self.transaction() as conn:
             done = conn.execute(update(t.users).where(t.users.c.name == name).values(values))

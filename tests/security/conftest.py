@@ -61,7 +61,12 @@ class World:
     app: Flask
     villages: dict[str, Village]
     cookies: dict[str, str] = field(default_factory=dict)  # actor -> session cookie
+    names: dict[str, str] = field(default_factory=dict)  # actor -> user name (sessions)
     tokens: dict[str, str] = field(default_factory=dict)  # actor -> bearer token
+
+    def sign_in_again(self, actor: str) -> None:
+        """A new session for `actor` (signing out ends all of the user's sessions)."""
+        self.cookies[actor] = _session(self.app, self.names[actor])
 
     def client(self, actor: str) -> tuple[FlaskClient, dict[str, str]]:
         """A fresh client for `actor` and the headers it sends (bearer, CSRF for sessions)."""
@@ -211,6 +216,7 @@ def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         ("disabled-user", "chief-gone"),
     ):
         found.cookies[actor] = _session(app, name)
+        found.names[actor] = name
     found.tokens["device-A"] = store.issue_token(TokenKind.DEVICE, "tunli-village-1", NOW)[1]
     record, plain = store.issue_token(TokenKind.DEVICE, "tunli-village-1", NOW)
     store.revoke_token(record.id, NOW)

@@ -312,6 +312,8 @@ def test_no_caller_reaches_another_villages_objects(
         assert leaked == [], f"{actor} {method} {path} shows {leaked}: {text[:500]}"
     if actor != "admin" and not (case.kind == PUBLIC and rule in ("/login", "/logout")):
         assert snapshot(world.service) == before, f"{actor} {method} {path} changed the database"
+    if rule == "/logout" and actor in world.cookies and actor != "disabled-user":
+        world.sign_in_again(actor)
 
 
 def test_device_tokens_cannot_use_their_own_speakers_user_endpoints(world: World) -> None:

@@ -146,6 +146,33 @@ def test_logout_needs_csrf_and_ends_the_session(login_as) -> None:  # type: igno
     assert client.get("/").status_code == 302
 
 
+def test_a_cookie_copied_before_logout_is_refused_after_it(app, login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("chief-tunli")
+    cookie = client.get_cookie("broadcaster_session")
+    assert cookie is not None
+    copy = app.test_client()
+    copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+    assert copy.get("/").status_code == 200  # the copy works while the session lasts
+    assert post(client, "/logout").status_code == 302
+    response = copy.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert login_as("chief-tunli").get("/").status_code == 200  # signing in again works
+
+
+def test_an_ended_session_cannot_sign_out_the_new_one(app, login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("chief-tunli")
+    cookie = client.get_cookie("broadcaster_session")
+    assert cookie is not None
+    with client.session_transaction() as s:
+        stale_csrf = s["csrf"]
+    assert post(client, "/logout").status_code == 302
+    fresh = login_as("chief-tunli")
+    stale = app.test_client()
+    stale.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+    assert stale.post("/logout", data={"csrf_token": stale_csrf}).status_code == 302
+    assert fresh.get("/").status_code == 200
+
+
 def test_sign_in_redirects_only_within_the_site(client: FlaskClient) -> None:
     token = csrf_of(client)
     response = client.post(

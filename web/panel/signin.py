@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from broadcaster.errors import NotFound
+from broadcaster.errors import NotFound, Unauthenticated
 from broadcaster.passwords import verify_password
-from web.auth import session_epoch
+from web.auth import current_user, session_epoch
 from web.panel.common import now
 from web.panel.i18n import _
 from web.panel.security import MAX_FAILURES, new_csrf_token, throttled
@@ -68,7 +68,9 @@ def login() -> Response | tuple[str, int]:
     session.clear()
     session.permanent = True
     session["user"] = record.user.name
-    session["epoch"] = session_epoch(record.password_hash)
+    session["epoch"] = session_epoch(
+        record.password_hash, store.session_generation(record.user.name)
+    )
     if lang:
         session["lang"] = lang
     new_csrf_token()
@@ -78,12 +80,18 @@ def login() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    name = session.get("user")
-    if name:
-        runtime().service.store.append_audit(
-            now(), f"user:{name}", "logout", name, {}, request.remote_addr
-        )
+    moment = now()
     lang = session.get("lang")
+    if session.get("user"):
+        try:
+            name = current_user(moment).name
+        except Unauthenticated:
+            pass  # an ended session: nothing to end (and no one else to sign out)
+        else:
+            store = runtime().service.store
+            # Ends this account's sessions in every browser, so a copied cookie is useless.
+            store.end_sessions(name)
+            store.append_audit(moment, f"user:{name}", "logout", name, {}, request.remote_addr)
     session.clear()
     if lang:
         session["lang"] = lang
