@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from flask import g, request, session
@@ -85,6 +86,4 @@ def session_epoch(password_hash: str | None, generation: str) -> str:
     Changing the password or signing out (which moves the generation) ends the sessions
     begun before, also in a copied cookie: Flask's sessions live in the cookie alone.
     """
-    import hashlib
-
     return hashlib.sha256(f"{password_hash or ''}|{generation}".encode()).hexdigest()[:16]

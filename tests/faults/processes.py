@@ -4,73 +4,28 @@ a raw look at the server's SQLite file, and a sink-log watcher."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from broadcaster.store.engine import DB_FILE
-from tests.conftest import BIN
-from tests.integration.harness import ADMIN_PASSWORD, Client, Server
+from tests.integration.harness import Client, Server
 
 
 @dataclass
 class FaultServer(Server):
-    """A `broadcaster serve` with extra environment (e.g. PYTHONTZPATH)."""
-
-    extra_env: dict[str, str] = field(default_factory=dict)
+    """A `broadcaster serve` whose SQLite file the test reads directly."""
 
     @property
     def db(self) -> Path:
         return self.data / DB_FILE
 
-    def start(self, timeout_s: float = 30) -> None:
-        env = {**os.environ, "BROADCASTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.extra_env}
-        log = (self.root / "server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "broadcaster"), "serve", "--config", str(self.config),
-             "--data", str(self.data), "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_text()[-2000:]}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError("server did not come up")
-
-    def log_text(self) -> str:
-        path = self.root / "server.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
 
 @dataclass
 class FaultClient(Client):
-    """A `broadcaster-client` with a file sink and extra environment (e.g. a clock hook)."""
-
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def start(self) -> None:
-        token_file = self.root / f"{self.speaker}.token"
-        token_file.write_text(self.token)
-        log = (self.root / f"{self.speaker}.client.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "broadcaster-client"), "--server", self.server_url,
-             "--speaker", self.speaker, "--token-file", str(token_file),
-             "--cache", str(self.root / f"{self.speaker}-cache"), "--output", f"file:{self.wav}"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env={**os.environ, **self.extra_env},
-        )  # fmt: skip
-        log.close()
+    """A `broadcaster-client` that can also be SIGKILLed."""
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

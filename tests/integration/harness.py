@@ -83,6 +83,7 @@ class Server:
     config: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONTZPATH
 
     @property
     def url(self) -> str:
@@ -93,7 +94,7 @@ class Server:
         return self.root / "data"
 
     def start(self, timeout_s: float = 30) -> None:
-        env = {**os.environ, "BROADCASTER_ADMIN_PASSWORD": ADMIN_PASSWORD}
+        env = {**os.environ, "BROADCASTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.extra_env}
         log = (self.root / "server.log").open("ab")
         self.proc = subprocess.Popen(
             [str(BIN / "broadcaster"), "serve", "--config", str(self.config), "--data", str(self.data),
@@ -104,15 +105,17 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {(self.root / 'server.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"server exited: {self.log_text()[-2000:]}")
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return
             except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError("server did not come up")
+
+    def log_text(self) -> str:
+        path = self.root / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -147,6 +150,7 @@ class Client:
     server_url: str
     token: str
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. a clock hook
 
     @property
     def wav(self) -> Path:
@@ -164,7 +168,7 @@ class Client:
             [str(BIN / "broadcaster-client"), "--server", self.server_url, "--speaker", self.speaker,
              "--token-file", str(token_file), "--cache", str(self.root / f"{self.speaker}-cache"),
              "--output", f"file:{self.wav}"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env={**os.environ, **self.extra_env},
         )  # fmt: skip
         log.close()
 
