@@ -33,6 +33,9 @@ Rules (DESIGN.md "Planning rules"), with the choices made where the design is si
    start); a loop clip starting after the urgent is known treats its start as a hard stop.
    After an urgent item the loop resumes with the next clip after ``gap_s``, in the same window,
    still honouring the hard stop; between repeats the loop fills the interval when a clip fits.
+   A repeat still playing at a known ``cancelled_at`` or at ``expires_at`` is cut there
+   (``cut=True``) and the loop goes on without the gap: at the expiry, or ``CANCEL_RESUME_MS``
+   after the cancel (the time the speakers need to fetch the new plan), so no silent hole.
 5. Self-test. The first part of each local day (the earliest audible start on that date) opens
    with the self-test clip, if one is given; the loop follows after the gap. It obeys the same
    fit and cut rules as a loop clip.
@@ -249,8 +252,13 @@ def conflicts(
 
 # A raw item: (start_ms, end_ms, kind, message_id, clip, schedule_id, urgent_id, hard_stop_ms, cut)
 _Raw = tuple[int, int, PlayKind, str | None, str, str | None, str | None, int | None, bool]
-# A placed urgent repeat: (start_ms, end_ms, created_ms, urgent, clip, hard_stop_ms)
-_UrgentSlot = tuple[int, int, int, Urgent, ClipRef, int | None]
+# A placed urgent repeat: (start_ms, end_ms, created_ms, urgent, clip, hard_stop_ms,
+# resume_ms: when the loop may go on after it, cut: ended early by a cancel or the expiry)
+_UrgentSlot = tuple[int, int, int, Urgent, ClipRef, int | None, int, bool]
+
+# After a cancel the loop goes on this long after the cancel time: the speakers need the new
+# plan (pushed with a resync) before it starts, and then play it from its first sample.
+CANCEL_RESUME_MS = 500
 # A program ready to loop: (message ids, clip hashes, durations in ms, gap in ms)
 _Loop = tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], int]
 # Something with targets: a schedule, or an urgent announcement with its clip
@@ -374,9 +382,10 @@ def _place_urgents(
         created = to_ms(urgent.created_at)
         if created > ctx.now:
             continue
-        stop = to_ms(urgent.expires_at)
+        stop = expiry = to_ms(urgent.expires_at)
         if urgent.cancelled_at is not None and to_ms(urgent.cancelled_at) <= ctx.now:
             stop = min(stop, to_ms(urgent.cancelled_at))
+        margin = 0 if stop == expiry else CANCEL_RESUME_MS
         length, interval = clip.duration_ms, round(urgent.interval_s * 1000)
         t = to_ms(urgent.starts_at)
         for _ in range(urgent.repeats):
@@ -394,7 +403,10 @@ def _place_urgents(
                 if hard_stop is None:
                     t += length + interval
                     continue
-            slots.append((t, t + length, created, urgent, clip, hard_stop))
+            if t + length > stop:  # cut by the cancel or the expiry: the loop goes on at once
+                slots.append((t, stop, created, urgent, clip, hard_stop, stop + margin, True))
+                break
+            slots.append((t, t + length, created, urgent, clip, hard_stop, t + length, False))
             t += length + interval
     slots.sort(key=lambda slot: slot[0])
     return slots
@@ -417,8 +429,8 @@ def _timeline(
     slots = _place_urgents(ctx, urgents, _merge((p[0], p[1]) for p in parts))
 
     raw: list[_Raw] = [
-        (s, e, PlayKind.URGENT, u.message_id, c.hash, None, u.id, stop, False)
-        for s, e, _, u, c, stop in slots
+        (s, e, PlayKind.URGENT, u.message_id, c.hash, None, u.id, stop, cut)
+        for s, e, _, u, c, stop, _, cut in slots
     ]
     chunks: list[tuple[PlanItem, ...]] = []
     # Only windows reaching into the span are expanded (earlier parts set the resume point).
@@ -473,8 +485,11 @@ def _fill(
         j += 1
     t = ps
     while True:
+        chained = False
         while j < len(slots) and slots[j][0] <= t:  # the loop resumes after urgent items
-            t = max(t, slots[j][1] + gap)
+            resume = slots[j][6] if slots[j][7] else slots[j][1] + gap
+            t = resume if chained else max(t, resume)  # the last of back-to-back items decides
+            chained = True
             j += 1
         nxt = slots[j] if j < len(slots) and slots[j][0] < pe else None
         if pending is None:

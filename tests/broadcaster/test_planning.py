@@ -436,6 +436,30 @@ def test_expiry_cancel_and_knowledge(
     assert [hms(i.start) for i in items if i.kind is PlayKind.URGENT] == expected
 
 
+def test_cancel_cuts_the_playing_repeat_and_the_loop_goes_on_half_a_second_later() -> None:
+    cancelled = urgent(start=at(MONDAY, 7, 0, 10), repeats=3, cancelled_at=at(MONDAY, 7, 0, 14))
+    items = run(WINDOW, urgents=(cancelled,), now=at(MONDAY, 7, 0, 15))
+    assert brief(items)[:4] == [
+        ("07:00:00", "07:00:10", "a"),
+        ("07:00:10", "07:00:14", "urgent"),  # cut at the cancel, not held for its 15 s
+        ("07:00:14", "07:00:44", "b"),  # 07:00:14.5: no gap, no silent hole
+        ("07:00:49", "07:01:29", "c"),
+    ]
+    assert items[2].start == at(MONDAY, 7, 0, 14) + timedelta(milliseconds=500)
+    assert [i.cut for i in items[:3]] == [True, True, False]
+
+
+def test_expiry_cuts_the_playing_repeat_and_the_loop_goes_on_at_the_expiry() -> None:
+    expiring = urgent(start=at(MONDAY, 7, 0, 10), expires_at=at(MONDAY, 7, 0, 20))
+    items = run(WINDOW, urgents=(expiring,), now=at(MONDAY, 7, 0, 10))
+    assert brief(items)[:3] == [
+        ("07:00:00", "07:00:10", "a"),
+        ("07:00:10", "07:00:20", "urgent"),
+        ("07:00:20", "07:00:50", "b"),
+    ]
+    assert items[1].cut
+
+
 def test_expired_urgent_never_plays_when_it_could_only_start_late() -> None:
     first = urgent("first", start=at(MONDAY, 7, 10), repeats=2)
     late = urgent("late", start=at(MONDAY, 7, 10, 5), expires_at=at(MONDAY, 7, 10, 20))

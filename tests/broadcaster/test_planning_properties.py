@@ -185,7 +185,8 @@ def expected_repeats(case: Case, urgent: Urgent, clip: ClipRef) -> list[int]:
         if urgent.override_window or any(s <= t and t + d <= e for s, e in covered):
             found.append(t)
         t += d + round(urgent.interval_s * 1000)
-    return [t for t in found if lo <= t and t + d <= hi]
+    expiry = to_ms(urgent.expires_at)
+    return [t for t in found if lo <= t and min(t + d, expiry) <= hi]
 
 
 @PROPERTY_SETTINGS
@@ -198,7 +199,11 @@ def test_urgent_plays_as_scheduled_and_the_loop_resumes_after_it(
     assert_timeline(items, case)
     urgent_items = [i for i in items if i.kind is PlayKind.URGENT]
     assert [ms(i)[0] for i in urgent_items] == expected_repeats(case, urgent, clip)
-    assert all(ms(i)[1] - ms(i)[0] == clip.duration_ms for i in urgent_items)
+    expiry = to_ms(urgent.expires_at)
+    for i in urgent_items:  # whole, or cut at the expiry (and then marked cut)
+        start, end = ms(i)
+        assert end == min(start + clip.duration_ms, expiry)
+        assert i.cut == (end < start + clip.duration_ms)
 
     wins, n, gap = case.windows_ms(), len(case.durations), case.gap_ms
     lo, hi = (to_ms(t) for t in case.span)
@@ -213,7 +218,8 @@ def test_urgent_plays_as_scheduled_and_the_loop_resumes_after_it(
             else:
                 assert end - start == case.durations[index(item)]
             continue
-        # after an urgent item inside a window, the loop resumes with the next clip after the gap
+        # after an urgent item inside a window, the loop resumes with the next clip after the
+        # gap; after one cut at the expiry, at once
         inside = [(ws, we) for ws, we in wins if ws <= start and end <= we and lo <= ws]
         if not inside:
             continue
@@ -221,6 +227,12 @@ def test_urgent_plays_as_scheduled_and_the_loop_resumes_after_it(
         earlier = [i for i in items[:k] if i.kind is PlayKind.LOOP and ms(i)[0] >= ws]
         following = (index(earlier[-1]) + 1) % n if earlier else 0
         resume = end + gap
+        if item.cut:  # at once, or where the loop would have gone on anyway
+            prev = items[k - 1] if k > 0 else None
+            natural = end
+            if prev is not None and prev.kind is PlayKind.LOOP and ms(prev)[0] >= ws:
+                natural = ms(prev)[1] + (0 if prev.cut else gap)
+            resume = max(end, natural)
         fits = resume + case.durations[following] <= min(we, hi)
         blocked = any(
             resume + case.durations[following] > ms(u)[0] for u in urgent_items if ms(u)[0] > start
