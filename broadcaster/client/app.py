@@ -14,6 +14,7 @@ from broadcaster.client.clock import Clock
 from broadcaster.client.events import EventListener
 from broadcaster.client.journal import Journal
 from broadcaster.client.pacing import Pacer
+from broadcaster.client.plan import Plan
 from broadcaster.client.reporting import Heartbeater, Uploader
 from broadcaster.client.runner import Runner
 from broadcaster.client.sync import Syncer, load_saved_plan
@@ -62,13 +63,14 @@ class Client:
             watchdog=watchdog,
             on_journal=self.uploader.wake,
             on_bad_clip=self._bad_clip,
+            on_status=self._status_changed,
         )
         self.syncer = Syncer(
             self.api,
             self.clips,
             self.plans,
             lambda: self.runner.plan,
-            self.runner.set_plan,
+            self._switch_plan,
             self.clock.now,
         )
         self.events = EventListener(
@@ -89,6 +91,13 @@ class Client:
 
     def _bad_clip(self) -> None:
         self.syncer.request()
+
+    def _status_changed(self) -> None:
+        self.heartbeater.prompt()  # "now playing" reaches the panel within a second or two
+
+    def _switch_plan(self, plan: Plan) -> None:
+        self.runner.set_plan(plan)
+        self.heartbeater.prompt()  # tells the server at once which plan plays now
 
     def start(self) -> None:
         saved = load_saved_plan(self.plans)

@@ -1,4 +1,9 @@
-"""The event long poll: urgent, cancel, stop and resync commands from the server."""
+"""The event long poll: urgent, urgent_clip, cancel, stop and resync commands from the server.
+
+Handling an event never waits for a download: an urgent is queued at once with whatever
+of its clips (the chime, the speech) is already cached, and the rest is downloaded on a
+thread of its own that hands each clip to the runner when it is verified.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 from broadcaster.client.api import ApiError, DeviceApi
 from broadcaster.client.cache import ClipError, ClipStore
 from broadcaster.client.journal import Journal
-from broadcaster.client.plan import parse_time, parse_urgent
+from broadcaster.client.plan import ClipSpec, parse_event_clip, parse_time, parse_urgent
 from broadcaster.client.retry import Backoff, delay_after_failure
 from broadcaster.client.runner import Runner, iso
 from broadcaster.errors import ValidationError
@@ -19,6 +24,7 @@ from broadcaster.errors import ValidationError
 log = logging.getLogger(__name__)
 
 WAIT_S = 25
+FETCH_FOR_S = 30.0  # how long an urgent's clip download is retried (while the urgent lasts)
 
 
 class EventListener:
@@ -42,6 +48,7 @@ class EventListener:
         self._on_ack = on_ack
         self.wait_s = wait_s
         self.after: int | None = None
+        self.downloads: list[threading.Thread] = []  # urgent clip downloads (tests join them)
 
     def poll_once(self) -> int:
         """One long poll; returns how many events were handled."""
@@ -85,8 +92,34 @@ class EventListener:
             )
             self.journal.add_ack(event.id, "received", iso(self.runner.clock.now()))
             self._on_ack()
-            self._fetch(event.clip)
-            self.runner.add_urgent(event)
+            chime = event.chime if self._cached(event.chime) else None
+            speech = event.clip if self._cached(event.clip) else None
+            if not self.runner.add_urgent(event, chime=chime, speech=speech):
+                return
+            todo: list[tuple[str, ClipSpec]] = []
+            if event.chime is not None and chime is None:
+                todo.append(("chime", event.chime))  # tiny, and the first sound: first
+            if event.clip is not None and speech is None:
+                todo.append(("speech", event.clip))
+            if todo:
+                self._download(event.id, todo)
+        elif kind == "urgent_clip":
+            urgent_id = str(payload.get("urgent") or "")
+            spec = parse_event_clip(payload.get("clip"), f"event {seq}.clip")
+            if spec is None:
+                raise ValidationError(f"event {seq}.clip: missing")
+            if not self.runner.wants_clips(urgent_id):
+                log.info(
+                    "event %d: clip for urgent %s, which is not queued; ignored", seq, urgent_id
+                )
+                return
+            log.info(
+                "event %d: the speech of urgent %s is ready (%s)", seq, urgent_id, spec.key[:12]
+            )
+            if self._cached(spec):
+                self.runner.urgent_ready(urgent_id, speech=spec)
+            else:
+                self._download(urgent_id, [("speech", spec)])
         elif kind == "cancel":
             log.info("event %d: cancel urgent %s", seq, payload.get("urgent"))
             self.runner.cancel(str(payload.get("urgent")))
@@ -101,15 +134,49 @@ class EventListener:
         else:
             log.info("event %d: unknown kind %r, ignored", seq, kind)
 
-    def _fetch(self, spec: Any) -> None:
-        """Get an urgent's clip now; a few quick tries (the runner skips it if it never comes)."""
-        for attempt in range(3):
+    def _cached(self, spec: ClipSpec | None) -> bool:
+        if spec is None:
+            return False
+        try:
+            return self.clips.status(spec) == "ok"
+        except (ClipError, OSError) as exc:
+            log.warning("clip %s: %s", spec.key[:12], exc)
+            return False
+
+    def _download(self, urgent_id: str, parts: list[tuple[str, ClipSpec]]) -> None:
+        thread = threading.Thread(
+            target=self._fetch_parts, args=(urgent_id, parts), name="urgent-clips", daemon=True
+        )
+        self.downloads = [t for t in self.downloads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _fetch_parts(self, urgent_id: str, parts: list[tuple[str, ClipSpec]]) -> None:
+        for what, spec in parts:
+            if self._fetch(urgent_id, spec):
+                if what == "chime":
+                    self.runner.urgent_ready(urgent_id, chime=spec)
+                else:
+                    self.runner.urgent_ready(urgent_id, speech=spec)
+            elif what == "speech" and self.runner.wants_clips(urgent_id):
+                self.runner.urgent_failed(urgent_id)
+
+    def _fetch(self, urgent_id: str, spec: ClipSpec) -> bool:
+        """Get an urgent's clip now, retrying quickly while the urgent lasts; True if it
+        is in the cache and verified."""
+        deadline = time.monotonic() + FETCH_FOR_S
+        attempt = 0
+        while True:
             try:
-                self.clips.ensure(spec, self.api.download)
-                return
+                if self.clips.ensure(spec, self.api.download):
+                    log.info("urgent %s: downloaded clip %s", urgent_id, spec.key[:12])
+                return True
             except (ApiError, ClipError, OSError) as exc:
-                log.warning("urgent clip %s: %s (try %d)", spec.key[:12], exc, attempt + 1)
-                time.sleep(0.5 * (attempt + 1))
+                attempt += 1
+                log.warning("urgent clip %s: %s (try %d)", spec.key[:12], exc, attempt)
+            delay = min(0.5 * attempt, 4.0)
+            if time.monotonic() + delay > deadline or not self.runner.wants_clips(urgent_id):
+                return False
+            time.sleep(delay)
 
     def run(self, stopping: threading.Event) -> None:
         backoff = Backoff()

@@ -67,6 +67,7 @@ class Plan:
     heartbeat_s: float = 30.0
     etag: str | None = None
     zone: str = "UTC"
+    chime: str | None = None  # the pre-announce chime's key (in ``clips``), None without one
     _item_starts: list[datetime] = field(default_factory=list, repr=False, compare=False)
     _window_starts: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
@@ -146,6 +147,8 @@ def parse_plan(body: dict[str, Any], etag: str | None = None) -> Plan:
                 window_end=parse_time(it["window_end"], where) if it.get("window_end") else None,
             )
         )
+    chime = body.get("chime")  # optional (older servers); one not in ``clips`` is ignored
+    chime = chime if isinstance(chime, str) and chime in clips else None
     try:
         heartbeat_s = float(body.get("heartbeat_s") or 30)
     except (TypeError, ValueError) as exc:
@@ -158,36 +161,58 @@ def parse_plan(body: dict[str, Any], etag: str | None = None) -> Plan:
         heartbeat_s=max(1.0, heartbeat_s),
         etag=etag,
         zone=str(body.get("zone") or "UTC"),
+        chime=chime,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class UrgentEvent:
-    """An urgent announcement as received on the event stream."""
+    """An urgent announcement as received on the event stream.
+
+    ``clip`` is None when the speech was still being rendered (an ``urgent_clip`` event
+    brings it later); ``chime`` is the pre-announce chime to play meanwhile, and
+    ``speech_offset_ms`` where the speech begins in the clip (after its own chime).
+    """
 
     id: str
     seq: int
-    clip: ClipSpec
+    clip: ClipSpec | None
     message: str | None
     repeats: int
     interval_s: float
     starts_at: datetime
     expires_at: datetime | None
     override_window: bool
+    chime: ClipSpec | None = None
+    speech_offset_ms: int = 0
+
+
+def parse_event_clip(raw: Any, where: str) -> ClipSpec | None:
+    """A clip descriptor carrying its ``key`` (None for a JSON null)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw.get("key"):
+        raise ValidationError(f"{where}: expected an object with a key")
+    return parse_clip(str(raw["key"]), raw, where)
 
 
 def parse_urgent(seq: int, payload: dict[str, Any], received: datetime) -> UrgentEvent:
     """An UrgentEvent from an ``urgent`` event payload."""
     where = f"event {seq}"
-    raw_clip = payload.get("clip")
-    if not isinstance(raw_clip, dict) or not raw_clip.get("key"):
-        raise ValidationError(f"{where}.clip: expected an object with a key")
+    if "clip" not in payload:
+        raise ValidationError(f"{where}.clip: missing")
     expires = payload.get("expires_at")
     starts = payload.get("starts_at")
+    try:
+        offset_ms = max(0, int(payload.get("speech_offset_ms") or 0))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{where}.speech_offset_ms: expected a number") from exc
     return UrgentEvent(
         id=str(payload.get("id") or ""),
         seq=seq,
-        clip=parse_clip(str(raw_clip["key"]), raw_clip, f"{where}.clip"),
+        clip=parse_event_clip(payload.get("clip"), f"{where}.clip"),
+        chime=parse_event_clip(payload.get("chime"), f"{where}.chime"),
+        speech_offset_ms=offset_ms,
         message=payload.get("message"),
         repeats=max(1, int(payload.get("repeats") or 1)),
         interval_s=max(0.0, float(payload.get("interval_s") or 0)),

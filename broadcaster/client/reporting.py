@@ -18,11 +18,14 @@ from broadcaster.errors import BroadcasterError
 log = logging.getLogger(__name__)
 
 FIRST_BEAT_WAIT_S = 10.0
+PROMPT_GAP_S = 0.5  # prompt heartbeats (a clip started or stopped, a new plan): at most this often
 VOLUME = 100  # the client does not scale audio; the amplifier sets the level
 
 
 class Heartbeater:
-    """POSTs the speaker's state every ``heartbeat_s``; a new plan ETag triggers a sync."""
+    """POSTs the speaker's state every ``heartbeat_s``, and at once (at most one every
+    ``PROMPT_GAP_S``, prompts in between coalesced) when ``prompt()`` is called: a clip
+    started or stopped, a new plan was switched to. A new plan ETag triggers a sync."""
 
     def __init__(
         self,
@@ -38,6 +41,12 @@ class Heartbeater:
         self.version = version
         self.on_success = on_success
         self.sent = 0
+        self.min_gap_s = PROMPT_GAP_S
+        self._prompted = threading.Event()
+
+    def prompt(self) -> None:
+        """Send a heartbeat now (or as soon as the rate limit allows); thread-safe."""
+        self._prompted.set()
 
     def payload(self) -> dict[str, Any]:
         snap = self.runner.snapshot()
@@ -74,13 +83,37 @@ class Heartbeater:
         self.syncer.attempted.wait(FIRST_BEAT_WAIT_S)
         backoff = Backoff()
         while not stopping.is_set():
+            self._prompted.clear()
+            sent_at = time.monotonic()
             try:
                 self.beat_once()
                 backoff.reset()
                 delay = self.syncer.heartbeat_s
+                ok = True
             except Exception as exc:  # the loop's boundary: log, back off, keep beating
                 delay = delay_after_failure("heartbeat", exc, backoff, self.syncer.heartbeat_s)
-            stopping.wait(delay)
+                ok = False
+            self._wait(stopping, sent_at, delay, prompts=ok)
+
+    def _wait(self, stopping: threading.Event, sent_at: float, delay: float, prompts: bool) -> None:
+        """Until ``delay`` after ``sent_at``, or a prompt once ``min_gap_s`` has passed
+        (after a failure prompts do not shorten the backoff)."""
+        deadline = sent_at + delay
+        while not stopping.is_set():
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if prompts and self._prompted.is_set():
+                gap = sent_at + self.min_gap_s - now
+                if gap <= 0:
+                    return
+                stopping.wait(min(gap, deadline - now))
+                continue
+            wait = min(deadline - now, 0.5)
+            if prompts:
+                self._prompted.wait(wait)
+            else:
+                stopping.wait(wait)
 
 
 class Uploader:

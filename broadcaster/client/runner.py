@@ -25,6 +25,7 @@ from broadcaster.client.pacing import Pacer, PlayResult
 from broadcaster.client.pcm import ClipReader
 from broadcaster.client.plan import ClipSpec, Plan, UrgentEvent
 from broadcaster.client.timeline import (
+    ENDING_CUTS,
     Playing,
     PlayItem,
     PlayUrgent,
@@ -33,6 +34,7 @@ from broadcaster.client.timeline import (
     UrgentRun,
     Wait,
     decide,
+    settle,
     should_cut,
 )
 from broadcaster.client.watchdog import Watchdog
@@ -60,6 +62,7 @@ class Runner:
         watchdog: Watchdog | None = None,
         on_journal: Callable[[], None] = lambda: None,
         on_bad_clip: Callable[[], None] = lambda: None,
+        on_status: Callable[[], None] = lambda: None,
     ) -> None:
         self.pacer = pacer
         self.clock = clock
@@ -68,6 +71,7 @@ class Runner:
         self.watchdog = watchdog or Watchdog({})
         self._on_journal = on_journal
         self._on_bad_clip = on_bad_clip
+        self._on_status = on_status  # a clip started or stopped: a prompt heartbeat
         self._lock = threading.Lock()
         self._plan: Plan | None = None
         self._handled: list[str] = list(journal.get("urgents_handled") or [])
@@ -95,8 +99,14 @@ class Runner:
             self._plan = plan
         self._poke()
 
-    def add_urgent(self, event: UrgentEvent) -> bool:
-        """Queue an urgent from the event stream; False if it was already known."""
+    def add_urgent(
+        self, event: UrgentEvent, *, chime: ClipSpec | None = None, speech: ClipSpec | None = None
+    ) -> bool:
+        """Queue an urgent from the event stream; False if it was already known.
+
+        ``chime`` and ``speech``: its clips that are already in the cache (verified);
+        the others are handed in by ``urgent_ready`` when they have been downloaded.
+        """
         old = self.clock.now() - timedelta(days=1)
         with self._lock:
             if event.id in self._state.known_urgents():
@@ -106,12 +116,51 @@ class Runner:
                 for r in self._state.urgents
                 if not (r.finished and r.last_end and r.last_end < old)
             )
-            self._state = replace(self._state, urgents=runs).with_run(UrgentRun(event))
+            run = UrgentRun(event, speech=speech, chime=chime)
+            self._state = replace(self._state, urgents=runs).with_run(run)
             self._handled = [*self._handled, event.id][-200:]
             handled = list(self._handled)
         self.journal.put("urgents_handled", handled)
         self._poke()
         return True
+
+    def urgent_ready(
+        self, urgent_id: str, *, chime: ClipSpec | None = None, speech: ClipSpec | None = None
+    ) -> bool:
+        """A clip of a queued urgent is now in the cache (verified); False if the urgent
+        is unknown or over."""
+        with self._lock:
+            run = self._state.run(urgent_id)
+            if run is None or run.finished or urgent_id in self._state.cancelled:
+                return False
+            if speech is not None and run.speech is None:
+                run = replace(run, speech=speech)
+            if chime is not None and run.chime is None:
+                run = replace(run, chime=chime)
+            self._state = self._state.with_run(run)
+        self._poke()
+        return True
+
+    def urgent_failed(self, urgent_id: str) -> None:
+        """The urgent's speech could not be had: give it up (no ``played`` ack)."""
+        with self._lock:
+            run = self._state.run(urgent_id)
+            if run is None or run.finished:
+                return
+            self._state = self._state.with_run(replace(run, finished=True))
+        log.error("urgent %s: its clip could not be downloaded; giving it up", urgent_id)
+        self._poke()
+
+    def wants_clips(self, urgent_id: str) -> bool:
+        """Whether the urgent is queued and not over (its downloads are still worth it)."""
+        with self._lock:
+            run = self._state.run(urgent_id)
+            return (
+                run is not None
+                and not run.finished
+                and urgent_id not in self._state.cancelled
+                and run.can_start(self.clock.now())
+            )
 
     def cancel(self, urgent_id: str) -> None:
         with self._lock:
@@ -157,9 +206,13 @@ class Runner:
 
     def _round(self) -> None:
         self._wake.clear()
-        with self._lock:
-            plan, state = self._plan, self._state
         now = self.clock.now()
+        with self._lock:
+            self._state, ended = settle(self._state, now)
+            plan, state = self._plan, self._state
+        for urgent_id in ended:
+            log.info("urgent %s: cancelled or expired before its repeats were done", urgent_id)
+            self._ack(urgent_id, "cut")
         decision = decide(plan, now, state)
         if isinstance(decision, Wait):
             self._set_status(decision.state, None)
@@ -173,8 +226,11 @@ class Runner:
 
     def _set_status(self, status: str, now_playing: dict[str, Any] | None) -> None:
         with self._lock:
+            changed = (status, now_playing) != (self._status, self._now_playing)
             self._status = status
             self._now_playing = now_playing
+        if changed:
+            self._on_status()
 
     def _play_item(self, plan: Plan | None, d: PlayItem) -> None:
         item = d.item
@@ -191,7 +247,7 @@ class Runner:
         healthy_before = self.pacer.sink.health()[0]
         result = self._play(spec, info, playing, item.start, d.offset_s, d.stop_at)
         if item.urgent and item.kind == "urgent" and result is not None:
-            self._ack(item.urgent, "played")
+            self._ack(item.urgent, "cut" if result.reason in ENDING_CUTS else "played")
         if item.kind == "selftest":
             self._record_selftest(result, healthy_before)
 
@@ -199,25 +255,46 @@ class Runner:
         run = d.run
         ev = run.event
         planned = run.next_due()
-        if run.plays_done == 0:
-            log.info("urgent %s: playing (%d repeats)", ev.id, ev.repeats)
-            self._ack(ev.id, "playing")
-        info = ClipInfo(ev.clip.key, "urgent", ev.message, ev.id, self.pacer.sink.rate)
-        playing = Playing(urgent_id=ev.id, needs_window=not ev.override_window)
-        result = self._play(ev.clip, info, playing, planned, 0.0, d.stop_at)
-        ended = self.clock.now()
-        counted = result is not None and result.reason != "cut:stop"
         with self._lock:
             current = self._state.run(ev.id) or run
-            after = current.after_play(ended, counted)
-            if result is None:
-                after = replace(after, finished=True)
+            self._state = self._state.with_run(replace(current, started=True))
+        if not run.started:
+            log.info(
+                "urgent %s: playing (%d repeats%s)",
+                ev.id,
+                ev.repeats,
+                ", the chime first" if d.chime else "",
+            )
+            self._ack(ev.id, "playing")
+        info = ClipInfo(d.clip.key, "urgent", ev.message, ev.id, self.pacer.sink.rate)
+        playing = Playing(urgent_id=ev.id, needs_window=not ev.override_window)
+        result = self._play(
+            d.clip, info, playing, planned, d.offset_s, d.stop_at, stop_reason=d.stop_reason
+        )
+        ended = self.clock.now()
+        counted = result is not None and result.reason not in ENDING_CUTS
+        with self._lock:
+            current = self._state.run(ev.id) or run
+            if d.chime:  # an unplayable chime is passed over: the speech comes whole
+                after = current.after_chime(ended, counted or result is None)
+                if result is None:
+                    after = replace(after, chimed_at=None)
+            else:
+                after = current.after_play(ended, counted)
+                if result is None:
+                    after = replace(after, finished=True)
             self._state = self._state.with_run(after)
         if result is None:
-            log.error("urgent %s: its clip cannot be played; giving it up", ev.id)
+            if not d.chime:
+                log.error("urgent %s: its clip cannot be played; giving it up", ev.id)
         elif after.finished:
-            self._ack(ev.id, "played")
-            log.info("urgent %s: done after %d plays", ev.id, after.plays_done)
+            self._ack(ev.id, "cut" if after.cut else "played")
+            log.info(
+                "urgent %s: %s after %d plays",
+                ev.id,
+                f"ended ({result.reason})" if after.cut else "done",
+                after.plays_done,
+            )
 
     def _play(
         self,
@@ -227,6 +304,7 @@ class Runner:
         planned: datetime,
         offset_s: float,
         stop_at: datetime | None,
+        stop_reason: str = "cut:window-end",
     ) -> PlayResult | None:
         """Verify, play and journal one clip; None if it could not be played."""
         if self.clips.status(spec, full=True) != "ok":
@@ -271,7 +349,12 @@ class Runner:
             )
             stop_mono = None if stop_at is None else self.clock.to_mono(stop_at)
             result = self.pacer.play(
-                reader, info, stop_at=stop_mono, check=self._check, on_tick=self._tick
+                reader,
+                info,
+                stop_at=stop_mono,
+                stop_reason=stop_reason,
+                check=self._check,
+                on_tick=self._tick,
             )
         finally:
             reader.close()

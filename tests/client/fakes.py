@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ class StubState:
     requests: list[str] = field(default_factory=list)
     fail_with: int | None = None  # answer every request with this status
     clip_gets: dict[str, int] = field(default_factory=dict)
+    clip_delay_s: dict[str, float] = field(default_factory=dict)  # slow downloads, by key
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def etag(self) -> str:
@@ -191,6 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/api/v1/clips/"):
             key = path.rsplit("/", 1)[1]
             st.clip_gets[key] = st.clip_gets.get(key, 0) + 1
+            if key in st.clip_delay_s:
+                time.sleep(st.clip_delay_s[key])
             data = st.clips.get(key)
             if data is None:
                 self._send(404, {"error": {"code": "not_found", "message": "no clip"}})

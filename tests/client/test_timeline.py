@@ -22,6 +22,7 @@ from broadcaster.client.timeline import (
     Stop,
     UrgentRun,
     decide,
+    settle,
     should_cut,
 )
 
@@ -87,7 +88,8 @@ def urgent(
 
 
 def run(event: UrgentEvent, plays: int = 0, last_end: float | None = None) -> UrgentRun:
-    return UrgentRun(event, plays, None if last_end is None else t(last_end))
+    """A run whose speech clip is in the cache (as every urgent's was before chime-first)."""
+    return UrgentRun(event, plays, None if last_end is None else t(last_end), speech=event.clip)
 
 
 def summary(d: Decision) -> tuple[object, ...]:
@@ -167,8 +169,15 @@ CASES = [
         "urgent: plays at once, up to the window end",
         PLAN,
         5,
-        State(urgents=(run(urgent()),)),
+        State(urgents=(run(urgent(expires=900)),)),
         ("urgent", "u-1", 600),
+    ),
+    (
+        "urgent: plays at once, up to its expiry when that comes first",
+        PLAN,
+        5,
+        State(urgents=(run(urgent(expires=300)),)),
+        ("urgent", "u-1", 300),
     ),
     (
         "urgent outside the windows: waits for one",
@@ -196,7 +205,7 @@ CASES = [
         PLAN,
         15,
         State(urgents=(run(urgent(repeats=3), 1, 10),)),
-        ("urgent", "u-1", 600),
+        ("urgent", "u-1", 300),
     ),
     (
         "no repeat at the expiry: the plan resumes",
@@ -287,7 +296,7 @@ CASES = [
         PLAN,
         20,
         State(stop=Stop(1, t(10), t(100)), urgents=(run(urgent(seq=2, at=20)),)),
-        ("urgent", "u-1", 600),
+        ("urgent", "u-1", 300),
     ),
     (
         "an urgent sent before a stop stays silent",
@@ -333,7 +342,7 @@ CUT_CASES = [
         5,
         State(urgents=(run(urgent()),), cancelled=frozenset({"u-1"})),
         EVENT_URGENT,
-        "cut:stop",
+        "cut:cancelled",
     ),
     (
         "cancel cuts a plan urgent",
@@ -341,7 +350,7 @@ CUT_CASES = [
         5,
         State(cancelled=frozenset({"u-1"})),
         Playing(plan_urgent="u-1"),
-        "cut:stop",
+        "cut:cancelled",
     ),
     ("stop cuts a loop clip", PLAN, 20, State(stop=Stop(1, t(20), None)), LOOP, "cut:stop"),
     (
@@ -364,7 +373,7 @@ CUT_CASES = [
         "an override urgent plays on outside the windows",
         PLAN,
         650,
-        State(urgents=(run(urgent(at=650, override=True)),)),
+        State(urgents=(run(urgent(at=650, expires=900, override=True)),)),
         Playing(urgent_id="u-1", needs_window=False),
         None,
     ),
@@ -397,3 +406,197 @@ def test_an_urgent_run_finishes_when_the_next_repeat_would_start_after_expiry() 
 
 def test_a_cut_that_does_not_count_finishes_the_run() -> None:
     assert run(urgent(repeats=3)).after_play(t(10), False).finished
+
+
+# -- the emergency path: chime first, cancel and expiry -----------------------------------
+
+CHIME = replace(CLIP, key="chime", duration_ms=1000)
+SPEECH = replace(CLIP, key="speech-u-1", duration_ms=8000)
+
+
+def chime_first(
+    expires: float | None = 300, repeats: int = 2, offset_ms: int = 1050, at: float = 5
+) -> UrgentEvent:
+    """An urgent sent before its speech was rendered: ``clip`` None, a chime to play."""
+    return replace(
+        urgent(at=at, repeats=repeats, expires=expires),
+        clip=None,
+        chime=CHIME,
+        speech_offset_ms=offset_ms,
+    )
+
+
+def part(d: Decision) -> tuple[object, ...]:
+    """A PlayUrgent as (clip key, offset, is the chime, stop, stop reason)."""
+    assert isinstance(d, PlayUrgent), d
+    return (d.clip.key, round(d.offset_s, 3), d.chime, secs(d.stop_at), d.stop_reason)
+
+
+def test_the_chime_plays_at_once_while_the_speech_is_not_there() -> None:
+    r = UrgentRun(chime_first(), chime=CHIME)
+    d = decide(PLAN, t(5), State(done_through=t(0), urgents=(r,)))
+    assert part(d) == ("chime", 0.0, True, 300, "cut:expired")
+    # and it cuts the loop clip that plays
+    assert should_cut(PLAN, t(5), State(urgents=(r,)), LOOP) == "cut:urgent"
+
+
+def test_after_the_chime_the_air_is_held_for_the_speech_then_it_enters_at_the_offset() -> None:
+    r = UrgentRun(chime_first(), chime=CHIME).after_chime(t(6), True)
+    assert (r.plays_done, r.chime_done, r.started, r.finished) == (0, True, True, False)
+    # no speech yet: the loop item at 20 does not start; wake at the hold's end
+    waiting = State(done_through=t(0), urgents=(r,))
+    assert summary(decide(PLAN, t(20), waiting)) == ("wait", 36, "idle")
+    assert should_cut(PLAN, t(7), waiting, Playing(urgent_id="u-1")) is None
+    # the speech arrives: the first repeat enters after the chime it begins with
+    ready = State(done_through=t(0), urgents=(replace(r, speech=SPEECH),))
+    assert part(decide(PLAN, t(21), ready)) == ("speech-u-1", 1.05, False, 300, "cut:expired")
+    # the later repeats play the whole clip
+    r2 = replace(r, speech=SPEECH).after_play(t(28), True)
+    assert (r2.plays_done, r2.finished) == (1, False)
+    assert part(decide(PLAN, t(33), State(urgents=(r2,)))) == (
+        "speech-u-1",
+        0.0,
+        False,
+        300,
+        "cut:expired",
+    )
+    assert r2.after_play(t(41), True).finished
+
+
+def test_a_speech_that_comes_too_late_after_the_chime_lets_the_loop_go_on_and_plays_whole() -> None:
+    r = UrgentRun(chime_first(), chime=CHIME).after_chime(t(6), True)
+    later = State(done_through=t(20), urgents=(r,))
+    assert summary(decide(PLAN, t(40), later)) == ("play", 40, 0, 50)
+    ready = State(done_through=t(40), urgents=(replace(r, speech=SPEECH),))
+    assert part(decide(PLAN, t(45), ready))[:3] == ("speech-u-1", 0.0, False)
+
+
+def test_a_speech_already_in_the_cache_plays_whole_without_the_chime() -> None:
+    r = UrgentRun(replace(urgent(), chime=CHIME, speech_offset_ms=1050), chime=CHIME, speech=SPEECH)
+    assert part(decide(PLAN, t(5), State(urgents=(r,))))[:3] == ("speech-u-1", 0.0, False)
+
+
+def test_an_urgent_with_nothing_in_the_cache_yet_does_not_cut_or_hold_the_loop() -> None:
+    r = UrgentRun(chime_first())  # neither the chime nor the speech downloaded yet
+    state = State(urgents=(r,))
+    assert should_cut(PLAN, t(5), state, LOOP) is None
+    assert summary(decide(PLAN, t(0), state)) == ("play", 0, 0, 10)
+    # once the speech is there it cuts in, whole (no chime was heard)
+    ready = State(urgents=(replace(r, speech=SPEECH),))
+    assert should_cut(PLAN, t(6), ready, LOOP) == "cut:urgent"
+    assert part(decide(PLAN, t(6), ready))[:3] == ("speech-u-1", 0.0, False)
+
+
+def test_an_offset_past_the_clip_end_plays_the_whole_clip() -> None:
+    r = UrgentRun(chime_first(offset_ms=9000), chime=CHIME).after_chime(t(6), True)
+    assert part(decide(PLAN, t(7), State(urgents=(replace(r, speech=SPEECH),))))[1] == 0.0
+
+
+def test_a_cancelled_or_expired_run_does_not_hold_the_air_and_the_new_loop_joins_in_step() -> None:
+    # cancelled at 7 between the chime and the speech; the new plan resumes at 7.5
+    chimed = UrgentRun(chime_first(), chime=CHIME).after_chime(t(6), True)
+    resumed = make_plan(None, [item(0), item(7.5), item(27.5)])
+    cancelled = State(done_through=t(0), urgents=(chimed,), cancelled=frozenset({"u-1"}))
+    assert summary(decide(resumed, t(7.2), cancelled)) == ("wait", 7.5, "idle")
+    assert summary(decide(resumed, t(9), cancelled)) == ("play", 7.5, 1.5, 17.5)
+    # expired at 100 between two repeats (interval 60): the loop item at 100 plays
+    between = run(urgent(repeats=3, interval_s=60, expires=100), 1, 50)
+    assert summary(decide(PLAN, t(90), State(done_through=t(80), urgents=(between,)))) == (
+        "wait",
+        100,
+        "idle",
+    )
+    assert summary(decide(PLAN, t(100), State(done_through=t(80), urgents=(between,)))) == (
+        "play",
+        100,
+        0,
+        110,
+    )
+    # the same after the chime: the hold ends at the expiry
+    short = UrgentRun(chime_first(expires=10), chime=CHIME).after_chime(t(6), True)
+    resumed_at_10 = make_plan(None, [item(0), item(10)])
+    assert summary(decide(resumed_at_10, t(8), State(done_through=t(0), urgents=(short,)))) == (
+        "wait",
+        10,
+        "idle",
+    )
+    assert summary(decide(resumed_at_10, t(10), State(done_through=t(0), urgents=(short,)))) == (
+        "play",
+        10,
+        0,
+        20,
+    )
+
+
+EXPIRY_CASES = [
+    ("before the expiry: keep playing", 299.9, EVENT_URGENT, None),
+    ("at the expiry: cut", 300, EVENT_URGENT, "cut:expired"),
+    ("after the expiry: cut", 301, EVENT_URGENT, "cut:expired"),
+    ("its chime too", 300, Playing(urgent_id="u-1"), "cut:expired"),
+    ("a loop clip is not cut by an urgent's expiry", 300, LOOP, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("now", "playing", "expected"), [c[1:] for c in EXPIRY_CASES], ids=[c[0] for c in EXPIRY_CASES]
+)
+def test_a_repeat_still_playing_at_the_expiry_is_cut_there(
+    now: float, playing: Playing, expected: str | None
+) -> None:
+    state = State(done_through=t(300), urgents=(run(urgent(repeats=3, expires=300), 1, 250),))
+    assert should_cut(PLAN, t(now), state, playing) == expected
+
+
+def test_a_cancel_wins_over_the_expiry_and_a_stop() -> None:
+    state = State(
+        urgents=(run(urgent(seq=2, expires=10)),),
+        cancelled=frozenset({"u-1"}),
+        stop=Stop(3, t(5), None),
+    )
+    assert should_cut(PLAN, t(20), state, EVENT_URGENT) == "cut:cancelled"
+    assert should_cut(PLAN, t(20), replace(state, cancelled=frozenset()), EVENT_URGENT) == (
+        "cut:stop"
+    )
+
+
+def test_the_window_end_stops_an_urgent_when_it_comes_before_the_expiry() -> None:
+    d = decide(SHORT_WINDOW, t(5), State(urgents=(run(urgent(expires=300)),)))
+    assert part(d) == ("clip-u-1", 0.0, False, 25, "cut:window-end")
+    d = decide(PLAN, t(700), State(urgents=(run(urgent(at=700, expires=None, override=True)),)))
+    assert part(d) == ("clip-u-1", 0.0, False, None, "cut:window-end")
+
+
+def test_a_cut_chime_or_repeat_ends_the_run_as_cut() -> None:
+    r = UrgentRun(chime_first(), chime=CHIME)
+    assert r.after_chime(t(6), False).finished and r.after_chime(t(6), False).cut
+    done = run(urgent(repeats=1)).after_play(t(15), True)
+    assert done.finished and not done.cut  # every repeat played: acked played
+    cut = run(urgent(repeats=3)).after_play(t(15), False)
+    assert cut.finished and cut.cut
+
+
+def test_settle_ends_cancelled_and_expired_runs_and_names_those_heard_in_part() -> None:
+    started = UrgentRun(chime_first(), chime=CHIME).after_chime(t(6), True)
+    between = run(replace(urgent("u-2", seq=6, repeats=3), id="u-2"), 1, 10)
+    never = run(urgent("u-3", seq=7, at=50, expires=60))
+    waiting = run(urgent("u-4", seq=8, at=50, expires=None))
+    state = State(urgents=(started, between, never, waiting), cancelled=frozenset({"u-1"}))
+    # before the expiries: only the cancelled one ends (it was heard: acked cut)
+    after, cut = settle(state, t(20))
+    assert cut == ("u-1",)
+    assert [(r.event.id, r.finished, r.cut) for r in after.urgents] == [
+        ("u-1", True, True),
+        ("u-2", False, False),
+        ("u-3", False, False),
+        ("u-4", False, False),
+    ]
+    # at 300 u-2 expires between repeats (cut); u-3 expired never heard: ends silently
+    later, cut = settle(after, t(300))
+    assert cut == ("u-2",)
+    assert [(r.event.id, r.finished, r.cut) for r in later.urgents] == [
+        ("u-1", True, True),
+        ("u-2", True, True),
+        ("u-3", True, False),
+        ("u-4", False, False),
+    ]
+    assert settle(later, t(400)) == (later, ())
