@@ -9,6 +9,7 @@ from typing import Any
 from flask import g, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from broadcaster.catalog import Invalid
 from broadcaster.editing import Scope, scope_for
 from broadcaster.errors import Forbidden
 from broadcaster.models import Role, User
@@ -131,3 +132,25 @@ class Form:
 
     def flag(self, name: str) -> bool:
         return self.raw(name) in ("1", "on", "true", "yes")
+
+    def whole(self, name: str) -> int | None:
+        """A whole number, range unchecked (the use case checks it); None after an error."""
+        try:
+            return int(self.raw(name))
+        except ValueError:
+            self.error(name, _("Enter a whole number."))
+            return None
+
+    def decimal(self, name: str) -> float | None:
+        """A number, range unchecked (the use case checks it); None after an error."""
+        try:
+            number = float(self.raw(name))
+        except ValueError:
+            self.error(name, _("Enter a number."))
+            return None
+        return number
+
+    def refused(self, exc: Invalid) -> None:
+        """A use case's refusals next to their fields, in the user's language."""
+        for problem in exc.problems:
+            self.error(problem.field, _(problem.text, **problem.values))

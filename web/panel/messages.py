@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, request, send_file, url_for
 from werkzeug.wrappers import Response
 
 from audio.errors import AudioError, InvalidInput
-from broadcaster import editing
-from broadcaster.editing import RecordingRefused, Scope
+from broadcaster import catalog, editing
+from broadcaster.editing import Scope
 from broadcaster.errors import Conflict, Forbidden, NotFound, ValidationError
 from broadcaster.models import Message, Role, VoiceSettings
 from web.panel.common import Form, audit, now, page, require
@@ -31,37 +30,18 @@ def visible(me: Scope, message_id: str) -> Message:
 
 def save_upload(upload: Any, form: Form) -> tuple[str, str] | None:
     """Check and keep an uploaded recording: (file name, sha256), or None with the field error."""
-    service = runtime().service
-    limit = float(current_app.config.get("PANEL_MAX_RECORDING_S", DEFAULT_MAX_RECORDING_S))
     try:
-        ext = editing.recording_type(upload.filename or "", upload.mimetype or "")
-        name, sha, _seconds = editing.save_recording(
-            service.library.recordings,
-            upload.read(),
-            ext,
-            sample_rate=service.settings.render.sample_rate,
-            max_s=limit,
-        )
-    except RecordingRefused as exc:
-        form.error("recording", refused_text(exc))
+        return catalog.save_upload(runtime().service, _upload(upload))
+    except catalog.Invalid as exc:
+        form.refused(exc)
         return None
-    return name, sha
 
 
-def refused_text(exc: RecordingRefused) -> str:
-    """A recording refusal in the user's language."""
-    texts = {
-        "empty": _("The recording is empty."),
-        "type": _("This file type is not supported: use WAV, MP3 or M4A/AAC."),
-        "undecodable": _("The file could not be read as audio; it may be damaged."),
-        "silent": _("The recording is silent."),
-        "too_long": _(
-            "The recording is %(seconds)s s long; the limit is %(limit)s s.",
-            seconds=exc.detail.get("seconds", "?"),
-            limit=exc.detail.get("limit", "?"),
-        ),
-    }
-    return texts.get(exc.code, exc.code)
+def _upload(upload: Any) -> catalog.RecordingUpload:
+    limit = float(current_app.config.get("PANEL_MAX_RECORDING_S", DEFAULT_MAX_RECORDING_S))
+    return catalog.RecordingUpload(
+        upload.read(), upload.filename or "", upload.mimetype or "", limit
+    )
 
 
 def area_options(me: Scope) -> list[tuple[str, str]]:
@@ -133,90 +113,55 @@ def edit(message_id: str) -> str:
     )
 
 
-def _validate(form: Form, me: Scope, current: Message | None) -> tuple[Message | None, Any]:
-    """A Message built from the form, or None with the form's errors set."""
-    service = runtime().service
-    message_id = current.id if current else (form.raw("id") or f"m-{secrets.token_hex(4)}")
-    if current is None and form.raw("id"):
-        form.ident("id")
-        if any(m.id == message_id for m in me.deployment.messages):
-            form.error("id", _("This id is taken."))
-    title = form.text("title", max_len=100)
-    text = form.text("text", required=False, max_len=service.settings.render.max_chars)
-    voice_name = form.text("voice", max_len=100)
-    rate = form.integer("rate", 80, 400)
-    volume = form.number("volume", 0.05, 1.0)
-    chime = form.flag("chime")
-    area = form.raw("area") or None
-    if area is not None and area not in me.reach:
-        form.error("area", _("Choose one of your areas."))
-    if area is None and me.user.role is not Role.ADMIN:
-        form.error("area", _("Choose one of your areas."))
+def _request(form: Form, current: Message | None) -> catalog.MessageRequest:
+    """The form as a use-case request; values that do not parse are left out (form errors)."""
     upload = request.files.get("recording")
-    has_upload = upload is not None and upload.filename != ""
-    keep_recording = current is not None and current.recording and not form.flag("drop_recording")
-    if not text and not has_upload and not keep_recording:
-        form.error("text", _("Type the text or add a recording."))
-    if text and not has_upload and not keep_recording:
-        try:
-            service.library.renderer.spoken_text(text)
-        except InvalidInput as exc:
-            form.error("text", _("This text cannot be spoken: %(reason)s", reason=str(exc)))
-    if voice_name:
-        try:
-            service.library.renderer.synthesizer.resolve_voice(voice_name)
-        except AudioError:
-            form.error("voice", _("No such voice is installed."))
-    if not form.ok:
-        return None, None
-    recording = current.recording if keep_recording and current else None
-    sha = None
-    if has_upload and upload is not None:
-        saved = save_upload(upload, form)
-        if saved is None:
-            return None, None
-        recording, sha = saved
-    try:
-        message = Message(
-            message_id, title, text, VoiceSettings(voice_name, rate, volume, chime), recording
-        )
-    except ValidationError as exc:
-        form.error("text", str(exc))
-        return None, None
-    if recording:
-        try:
-            service.library.for_message(message)
-        except (InvalidInput, AudioError) as exc:
-            form.error("recording", _("The recording cannot be used: %(reason)s", reason=str(exc)))
-            return None, None
-    return message, (area, sha)
+    recording = _upload(upload) if upload is not None and upload.filename != "" else None
+    return catalog.MessageRequest(
+        id=(form.raw("id") or None) if current is None else None,
+        title=form.raw("title"),
+        text=form.raw("text"),
+        voice=form.raw("voice"),
+        rate=form.whole("rate"),
+        volume=form.decimal("volume"),
+        chime=form.flag("chime"),
+        area=form.raw("area") or None,
+        upload=recording,
+        drop_recording=form.flag("drop_recording"),
+        version=int(form.raw("version")) if form.raw("version").isdigit() else None,
+    )
+
+
+def _edit_page(me: Scope, form: Form, message: Message | None, status: int, **extra: Any):  # type: ignore[no-untyped-def]
+    return page(
+        "panel/message_edit.html",
+        form=form,
+        message=message,
+        editable=True,
+        areas=area_options(me),
+        **extra,
+    ), status
 
 
 @bp.post("/messages/new")
 def create() -> Response | tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
     form = Form(request.form.copy())
-    message, extra = _validate(form, me, None)
-    if message is None:
-        return page(
-            "panel/message_edit.html",
-            form=form,
-            message=None,
-            editable=True,
-            areas=area_options(me),
-        ), 422
-    area, sha = extra
-    store = runtime().service.store
-    if area is not None:
-        editing.set_owner(store, "message", message.id, area)
-    store.create_message(message, now(), recording_sha256=sha)
-    audit(
-        "message.create",
-        message.id,
-        {"title": message.title, "area": area, "recording": message.recording},
-    )
+    wanted = _request(form, None)
+    service = runtime().service
+    try:
+        if not form.ok:  # the other fields still get their errors; nothing is saved
+            catalog.check_message(service, me.user, wanted, now())
+        else:
+            saved = catalog.create_message(
+                service, me.user, wanted, now(), remote_addr=request.remote_addr
+            )
+    except catalog.Invalid as exc:
+        form.refused(exc)
+    if not form.ok:
+        return _edit_page(me, form, None, 422)
     flash(_("Saved."))
-    return redirect(url_for("messages.edit", message_id=message.id))
+    return redirect(url_for("messages.edit", message_id=saved.message.id))
 
 
 @bp.post("/messages/<message_id>")
@@ -226,43 +171,22 @@ def update(message_id: str) -> Response | tuple[str, int]:
     if not me.edits_owned("message", message_id):
         raise Forbidden("only an admin edits district-wide messages")
     form = Form(request.form.copy())
-    message, extra = _validate(form, me, current)
-    version = form.raw("version")
-    if message is None:
-        return page(
-            "panel/message_edit.html",
-            form=form,
-            message=current,
-            editable=True,
-            areas=area_options(me),
-        ), 422
-    area, sha = extra
-    store = runtime().service.store
-    if sha is None and message.recording:
-        sha = store.message_record(message_id).recording_sha256
+    wanted = _request(form, current)
+    service = runtime().service
     try:
-        store.update_message(
-            message,
-            now(),
-            recording_sha256=sha,
-            expected_version=int(version) if version.isdigit() else None,
-        )
+        if not form.ok:
+            catalog.check_message(service, me.user, wanted, now(), message_id)
+        else:
+            catalog.update_message(
+                service, me.user, message_id, wanted, now(), remote_addr=request.remote_addr
+            )
+    except catalog.Invalid as exc:
+        form.refused(exc)
     except Conflict:
         form.error("title", _("Someone else saved this message meanwhile. Reload and edit again."))
-        return page(
-            "panel/message_edit.html",
-            form=form,
-            message=current,
-            editable=True,
-            areas=area_options(me),
-        ), 409
-    if area != me.owner("message", message_id):
-        editing.set_owner(store, "message", message_id, area)
-    audit(
-        "message.update",
-        message_id,
-        {"title": message.title, "area": area, "recording": message.recording},
-    )
+        return _edit_page(me, form, current, 409)
+    if not form.ok:
+        return _edit_page(me, form, current, 422)
     flash(_("Saved."))
     return redirect(url_for("messages.edit", message_id=message_id))
 
@@ -271,11 +195,10 @@ def update(message_id: str) -> Response | tuple[str, int]:
 def delete(message_id: str) -> Response | tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
     message = visible(me, message_id)
-    if not me.edits_owned("message", message_id):
-        raise Forbidden("only an admin deletes district-wide messages")
-    store = runtime().service.store
     try:
-        store.delete_message(message_id, now())
+        catalog.delete_message(
+            runtime().service, me.user, message_id, now(), remote_addr=request.remote_addr
+        )
     except Conflict as exc:
         users = editing.messages_using(me.deployment, message_id)
         reason = (
@@ -283,18 +206,14 @@ def delete(message_id: str) -> Response | tuple[str, int]:
             if users
             else _("A live urgent announcement uses it (%(detail)s).", detail=str(exc))
         )
-        form = _form_for(message, me)
-        return page(
-            "panel/message_edit.html",
-            form=form,
-            message=message,
-            editable=True,
-            areas=area_options(me),
+        return _edit_page(
+            me,
+            _form_for(message, me),
+            message,
+            409,
             used_by=users,
             delete_error=_("Cannot delete: %(reason)s", reason=reason),
-        ), 409
-    editing.set_owner(store, "message", message_id, None)
-    audit("message.delete", message_id, {"title": message.title})
+        )
     flash(_("Deleted."))
     return redirect(url_for("messages.index"))
 

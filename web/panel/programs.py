@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from broadcaster import editing
+from broadcaster import catalog, editing
 from broadcaster.editing import Scope
 from broadcaster.errors import Conflict, Forbidden, NotFound
 from broadcaster.models import Program, Role
-from web.panel.common import Form, audit, page, require
+from web.panel.common import Form, now, page, require
 from web.panel.i18n import _
 from web.panel.messages import area_options
 from web.runtime import runtime
@@ -75,43 +73,36 @@ def edit(program_id: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _validate(form: Form, me: Scope, current: Program | None) -> Program | None:
-    program_id = current.id if current else (form.raw("id") or f"p-{secrets.token_hex(4)}")
-    if current is None and form.raw("id"):
-        form.ident("id")
-        if any(p.id == program_id for p in me.deployment.programs):
-            form.error("id", _("This id is taken."))
-    name = form.text("name", max_len=100)
-    gap = form.number("gap_s", 0, 3600)
-    chosen = form.list("messages")
-    allowed = {m.id for m in me.messages()}
-    if not chosen:
-        form.error("messages", _("Add at least one message."))
-    elif editing.ids_in(chosen, allowed):
-        form.error("messages", _("Choose messages from the list."))
-    area = form.raw("area") or None
-    if (area is not None and area not in me.reach) or (area is None and not me.is_admin):
-        form.error("area", _("Choose one of your areas."))
-    if not form.ok:
-        return None
-    return Program(program_id, name, tuple(chosen), gap)
+def _request(form: Form) -> catalog.ProgramRequest:
+    """The form as a use-case request; a gap that does not parse is left out (form error)."""
+    return catalog.ProgramRequest(
+        id=form.raw("id") or None,
+        name=form.raw("name"),
+        message_ids=tuple(form.list("messages")),
+        gap_s=form.decimal("gap_s"),
+        area=form.raw("area") or None,
+    )
 
 
 @bp.post("/programs/new")
 def create():  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN, Role.CHIEF)
     form = Form(request.form.copy())
-    program = _validate(form, me, None)
-    if program is None:
+    wanted = _request(form)
+    service = runtime().service
+    try:
+        if not form.ok:  # the other fields still get their errors; nothing is saved
+            catalog.check_program(service, me.user, wanted, now())
+        else:
+            saved = catalog.create_program(
+                service, me.user, wanted, now(), remote_addr=request.remote_addr
+            )
+    except catalog.Invalid as exc:
+        form.refused(exc)
+    if not form.ok:
         return _render(me, form, None, 422)
-    area = form.raw("area") or None
-    store = runtime().service.store
-    if area:
-        editing.set_owner(store, "program", program.id, area)
-    store.create_program(program)
-    audit("program.create", program.id, {"messages": list(program.message_ids), "area": area})
     flash(_("Saved."))
-    return redirect(url_for("programs.edit", program_id=program.id))
+    return redirect(url_for("programs.edit", program_id=saved.program.id))
 
 
 @bp.post("/programs/<program_id>")
@@ -121,19 +112,19 @@ def update(program_id: str):  # type: ignore[no-untyped-def]
     if not me.edits_owned("program", program_id):
         raise Forbidden("only an admin edits district-wide programs")
     form = Form(request.form.copy())
-    program = _validate(form, me, current)
-    if program is None:
+    wanted = _request(form)
+    service = runtime().service
+    try:
+        if not form.ok:
+            catalog.check_program(service, me.user, wanted, now(), program_id)
+        else:
+            catalog.update_program(
+                service, me.user, program_id, wanted, now(), remote_addr=request.remote_addr
+            )
+    except catalog.Invalid as exc:
+        form.refused(exc)
+    if not form.ok:
         return _render(me, form, current, 422)
-    area = form.raw("area") or None
-    store = runtime().service.store
-    store.update_program(program)
-    if area != me.owner("program", program_id):
-        editing.set_owner(store, "program", program_id, area)
-    audit(
-        "program.update",
-        program_id,
-        {"messages": list(program.message_ids), "gap_s": program.gap_s, "area": area},
-    )
     flash(_("Saved."))
     return redirect(url_for("programs.edit", program_id=program_id))
 
@@ -142,11 +133,10 @@ def update(program_id: str):  # type: ignore[no-untyped-def]
 def delete(program_id: str) -> Response | tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
     program = visible(me, program_id)
-    if not me.edits_owned("program", program_id):
-        raise Forbidden("only an admin deletes district-wide programs")
-    store = runtime().service.store
     try:
-        store.delete_program(program_id)
+        catalog.delete_program(
+            runtime().service, me.user, program_id, now(), remote_addr=request.remote_addr
+        )
     except Conflict:
         users = editing.programs_using(me.deployment, program_id)
         form = Form(MultiDict([("name", program.name), ("gap_s", f"{program.gap_s:g}")]))
@@ -154,7 +144,5 @@ def delete(program_id: str) -> Response | tuple[str, int]:
             form.data.add("messages", message_id)
         reason = _("Cannot delete: it is used by the schedules %(names)s.", names="、".join(users))
         return _render(me, form, program, 409, delete_error=reason, used_by=users)
-    editing.set_owner(store, "program", program_id, None)
-    audit("program.delete", program_id, {})
     flash(_("Deleted."))
     return redirect(url_for("programs.index"))

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import date, time, timedelta
+from datetime import date, time
 
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from broadcaster import planning
+from broadcaster import catalog
 from broadcaster.editing import Scope
-from broadcaster.errors import NotFound, ValidationError
+from broadcaster.errors import NotFound
 from broadcaster.models import Role, Schedule
-from web.panel.common import Form, audit, now, page, require
+from web.panel.common import Form, now, page, require
 from web.panel.i18n import _
 from web.runtime import runtime
 
 bp = Blueprint("schedules", __name__)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-HORIZON = timedelta(days=14)
 
 
 def visible(me: Scope, schedule_id: str) -> Schedule:
@@ -95,12 +93,12 @@ def edit(schedule_id: str):  # type: ignore[no-untyped-def]
     return _render(me, Form(_data(schedule)), schedule)
 
 
-def _time(form: Form, name: str) -> time:
+def _time(form: Form, name: str) -> time | None:
     try:
         return time.fromisoformat(form.raw(name))
     except ValueError:
         form.error(name, _("Enter a time like 07:30."))
-        return time(0)
+        return None
 
 
 def _date(form: Form, name: str) -> date | None:
@@ -113,120 +111,72 @@ def _date(form: Form, name: str) -> date | None:
         return None
 
 
-def _validate(form: Form, me: Scope, current: Schedule | None) -> Schedule | None:
-    schedule_id = current.id if current else (form.raw("id") or f"s-{secrets.token_hex(4)}")
-    if current is None and form.raw("id"):
-        form.ident("id")
-        if any(s.id == schedule_id for s in me.deployment.schedules):
-            form.error("id", _("This id is taken."))
-    program = form.raw("program")
-    if program not in {p.id for p in me.programs()}:
-        form.error("program", _("Choose a program."))
-    speakers = form.list("speakers")
-    areas = form.list("areas")
-    if any(s not in me.speakers for s in speakers):
-        form.error("speakers", _("Choose loudspeakers from the list."))
-    if any(a not in me.reach for a in areas):
-        form.error("areas", _("Choose areas from the list."))
-    if not speakers and not areas:
-        form.error("speakers", _("Choose at least one loudspeaker or area."))
+def _request(form: Form) -> catalog.ScheduleRequest:
+    """The form as a use-case request; values that do not parse are left out (form errors)."""
     try:
         weekdays = frozenset(int(d) for d in form.list("weekdays"))
     except ValueError:
-        weekdays = frozenset({-1})
-    if not weekdays or not all(0 <= d <= 6 for d in weekdays):
-        form.error("weekdays", _("Choose at least one weekday."))
-    start, end = _time(form, "start"), _time(form, "end")
-    first, last = _date(form, "first_date"), _date(form, "last_date")
-    if first and last and last < first:
-        form.error("last_date", _("The last day is before the first day."))
+        weekdays = frozenset({-1})  # refused by the use case as "no weekday"
     exceptions: set[date] = set()
     for word in form.raw("exceptions").replace(",", " ").split():
         try:
             exceptions.add(date.fromisoformat(word))
         except ValueError:
             form.error("exceptions", _("Enter dates like 2025-05-01, separated by spaces."))
-    priority = form.integer("priority", -100, 100)
-    if not form.ok:
-        return None
-    try:
-        return Schedule(
-            schedule_id,
-            program,
-            tuple(speakers),
-            tuple(areas),
-            weekdays,
-            start,
-            end,
-            first,
-            last,
-            frozenset(exceptions),
-            priority,
-            form.flag("enabled"),
-        )
-    except ValidationError as exc:
-        form.error("start", str(exc))
-        return None
+    return catalog.ScheduleRequest(
+        id=form.raw("id") or None,
+        program_id=form.raw("program"),
+        speaker_ids=tuple(form.list("speakers")),
+        area_ids=tuple(form.list("areas")),
+        weekdays=weekdays,
+        start=_time(form, "start"),
+        end=_time(form, "end"),
+        first_date=_date(form, "first_date"),
+        last_date=_date(form, "last_date"),
+        exceptions=frozenset(exceptions),
+        priority=form.whole("priority"),
+        enabled=form.flag("enabled"),
+        accept_conflicts=form.flag("accept_conflicts"),
+    )
 
 
-def conflicts_of(me: Scope, candidate: Schedule) -> list[str]:
-    """Equal-priority overlaps the candidate would have, in the next 14 days."""
-    rt = runtime()
-    d = me.deployment
-    schedules = [s for s in d.schedules if s.id != candidate.id] + [candidate]
-    areas = {a.id: a for a in d.areas}
-    moment = now()
-    found = []
-    for speaker in d.speakers:
-        for c in planning.conflicts(
-            speaker, schedules, areas, rt.settings.zone, moment, moment + HORIZON
-        ):
-            if candidate.id not in c.schedule_ids:
-                continue
-            other = next(x for x in c.schedule_ids if x != candidate.id)
-            zone = rt.settings.zone
-            found.append(
-                _(
-                    "Overlaps schedule %(other)s at the same priority on %(speaker)s "
-                    "(first %(start)s-%(end)s).",
-                    other=other,
-                    speaker=speaker.name,
-                    start=c.start.astimezone(zone).strftime("%m-%d %H:%M"),
-                    end=c.end.astimezone(zone).strftime("%H:%M"),
-                )
-            )
-    return found
+def clash_text(clash: catalog.Clash) -> str:
+    return _(
+        "Overlaps schedule %(other)s at the same priority on %(speaker)s "
+        "(first %(start)s-%(end)s).",
+        other=clash.other,
+        speaker=clash.speaker,
+        start=clash.start.strftime("%m-%d %H:%M"),
+        end=clash.end.strftime("%H:%M"),
+    )
 
 
 def _save(me: Scope, current: Schedule | None):  # type: ignore[no-untyped-def]
     form = Form(request.form.copy())
-    schedule = _validate(form, me, current)
-    if schedule is None:
-        return _render(me, form, current, 422)
-    clashes = conflicts_of(me, schedule)
-    if request.form.get("action") == "check" or (clashes and not form.flag("accept_conflicts")):
-        return _render(
-            me, form, current, 200 if not clashes else 409, conflicts=clashes, checked=True
+    wanted = _request(form)
+    service = runtime().service
+    schedule_id = current.id if current else None
+    try:
+        if not form.ok:  # the other fields still get their errors; nothing is saved
+            catalog.check_schedule(service, me.user, wanted, now(), schedule_id)
+            return _render(me, form, current, 422)
+        if request.form.get("action") == "check":
+            plan = catalog.check_schedule(service, me.user, wanted, now(), schedule_id)
+            clashes = [clash_text(c) for c in plan.clashes]
+            return _render(
+                me, form, current, 409 if clashes else 200, conflicts=clashes, checked=True
+            )
+        saved = catalog.save_schedule(
+            service, me.user, wanted, now(), schedule_id, remote_addr=request.remote_addr
         )
-    store = runtime().service.store
-    if current is None:
-        store.create_schedule(schedule, now())
-    else:
-        store.update_schedule(schedule, now())
-    audit(
-        "schedule.create" if current is None else "schedule.update",
-        schedule.id,
-        {
-            "program": schedule.program_id,
-            "speakers": list(schedule.speaker_ids),
-            "areas": list(schedule.area_ids),
-            "start": schedule.start.isoformat(),
-            "end": schedule.end.isoformat(),
-            "conflicts": len(clashes),
-        },
-    )
+    except catalog.Invalid as exc:
+        form.refused(exc)
+        return _render(me, form, current, 422)
+    except catalog.Overlaps as exc:
+        clashes = [clash_text(c) for c in exc.clashes]
+        return _render(me, form, current, 409, conflicts=clashes, checked=True)
     flash(_("Saved."))
-    return redirect(url_for("schedules.edit", schedule_id=schedule.id))
+    return redirect(url_for("schedules.edit", schedule_id=saved.id))
 
 
 @bp.post("/schedules/new")
@@ -243,8 +193,8 @@ def update(schedule_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/schedules/<schedule_id>/delete")
 def delete(schedule_id: str) -> Response:
     me = require(Role.ADMIN, Role.CHIEF)
-    visible(me, schedule_id)
-    runtime().service.store.delete_schedule(schedule_id)
-    audit("schedule.delete", schedule_id, {})
+    catalog.delete_schedule(
+        runtime().service, me.user, schedule_id, now(), remote_addr=request.remote_addr
+    )
     flash(_("Deleted."))
     return redirect(url_for("schedules.index"))

@@ -1,0 +1,782 @@
+"""Messages, programs and schedules: the one code path behind the panel and the user API.
+
+Each use case takes the service, the signed-in user, a typed request and `now`; it checks the
+user's role and areas (broadcaster.editing's scoping), validates, saves and writes the audit
+line. Errors are the usual ones: Forbidden (role), NotFound (not visible: also for objects
+that exist elsewhere), Conflict (stale version, in use, overlapping schedules) and `Invalid`,
+a ValidationError listing every refused field.
+
+Requests use None for "not given": a create takes the default (or says the field is
+required), an update keeps the current value. Fields that may be null themselves (a
+message's or program's area, a schedule's first and last day) use KEEP for "not given".
+
+Problem texts are English with %(name)s placeholders; the panel translates them with its
+catalog (web/panel/catalog_zh.py), the API sends them as they are.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from audio.errors import AudioError, InvalidInput
+from broadcaster import editing, planning
+from broadcaster.editing import RecordingRefused, Scope
+from broadcaster.errors import Conflict, Forbidden, NotFound, ValidationError
+from broadcaster.models import Message, Program, Role, Schedule, User, VoiceSettings
+from broadcaster.service import Service
+
+ID_MAX = 64
+TITLE_MAX = 100
+VOICE_MAX = 100
+RATE = (80, 400)
+VOLUME = (0.05, 1.0)
+GAP_S = (0, 3600)
+PRIORITY = (-100, 100)
+CONFLICT_HORIZON = timedelta(days=14)
+
+
+class Keep(enum.Enum):
+    """The value of a nullable field that the request does not give."""
+
+    KEEP = "keep"
+
+
+KEEP: Literal[Keep.KEEP] = Keep.KEEP
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One refused field: English text with %(name)s placeholders and their values."""
+
+    field: str
+    text: str
+    values: Mapping[str, object] = dataclass_field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text % dict(self.values) if self.values else self.text
+
+
+class Invalid(ValidationError):
+    """Input refused field by field; str() is the first problem as "field: text"."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        super().__init__(f"{first.field}: {first}")
+
+
+class Problems:
+    """Collects problems, the first one per field (as the panel shows one per field)."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, name: str, text: str, **values: object) -> None:
+        if all(p.field != name for p in self.items):
+            self.items.append(Problem(name, text, values))
+
+    def has(self, name: str) -> bool:
+        return any(p.field == name for p in self.items)
+
+    def check(self) -> None:
+        if self.items:
+            raise Invalid(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Clash:
+    """An equal-priority overlap a schedule would have with another, on one speaker."""
+
+    other: str
+    speaker: str  # the speaker's name
+    start: datetime
+    end: datetime
+
+    def __str__(self) -> str:
+        return (
+            f"overlaps schedule {self.other} at the same priority on {self.speaker} "
+            f"(first {self.start.isoformat(timespec='minutes')} to "
+            f"{self.end.isoformat(timespec='minutes')})"
+        )
+
+
+class Overlaps(Conflict):
+    """A schedule would overlap others at the same priority; save it with accept_conflicts."""
+
+    def __init__(self, clashes: Sequence[Clash]) -> None:
+        self.clashes = tuple(clashes)
+        super().__init__(
+            f"The schedule {self.clashes[0]}"
+            + (f" and {len(self.clashes) - 1} more" if len(self.clashes) > 1 else "")
+            + "; send accept_conflicts to save it anyway"
+        )
+
+
+# -- requests and views -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingUpload:
+    """An uploaded recording, checked and kept only when the rest of the message is valid."""
+
+    data: bytes
+    filename: str
+    content_type: str
+    max_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRequest:
+    id: str | None = None  # create only; None: a generated id
+    title: str | None = None
+    text: str | None = None
+    voice: str | None = None
+    rate: int | None = None
+    volume: float | None = None
+    chime: bool | None = None
+    area: str | Keep | None = KEEP  # None: district-wide (admins only)
+    upload: RecordingUpload | None = None
+    drop_recording: bool = False
+    version: int | None = None  # update only: refuse (Conflict) if someone saved meanwhile
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramRequest:
+    id: str | None = None
+    name: str | None = None
+    message_ids: tuple[str, ...] | None = None
+    gap_s: float | None = None
+    area: str | Keep | None = KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    id: str | None = None
+    program_id: str | None = None
+    speaker_ids: tuple[str, ...] | None = None
+    area_ids: tuple[str, ...] | None = None
+    weekdays: frozenset[int] | None = None
+    start: time | None = None
+    end: time | None = None
+    first_date: date | Keep | None = KEEP
+    last_date: date | Keep | None = KEEP
+    exceptions: frozenset[date] | None = None
+    priority: int | None = None
+    enabled: bool | None = None
+    accept_conflicts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    message: Message
+    area: str | None
+    version: int
+    updated_at: datetime
+    editable: bool
+    used_by: tuple[str, ...]  # ids of the programs that play it
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramView:
+    program: Program
+    area: str | None
+    editable: bool
+    used_by: tuple[str, ...]  # ids of the schedules that use it
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePlan:
+    """A validated schedule and the overlaps it would have (not saved)."""
+
+    schedule: Schedule
+    clashes: tuple[Clash, ...]
+
+
+# -- scope ------------------------------------------------------------------------------------
+
+
+def scope(service: Service, user: User, now: datetime) -> Scope:
+    """The user's scope; operators (and any other role) are refused here."""
+    if user.role not in (Role.ADMIN, Role.CHIEF):
+        raise Forbidden("this needs the role admin or chief")
+    return editing.scope_for(user, service.store, service.deployment(now))
+
+
+def _audit(
+    service: Service,
+    user: User,
+    now: datetime,
+    action: str,
+    obj: str,
+    detail: Mapping[str, Any],
+    remote_addr: str | None,
+) -> None:
+    service.store.append_audit(now, f"user:{user.name}", action, obj, dict(detail), remote_addr)
+
+
+def _text(
+    problems: Problems, name: str, value: str | None, *, required: bool = True, max_len: int
+) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        problems.add(name, "Required.")
+    elif len(value) > max_len:
+        problems.add(name, "At most %(n)s characters.", n=max_len)
+    return value
+
+
+def _new_id(problems: Problems, value: str | None, taken: set[str], prefix: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return f"{prefix}-{secrets.token_hex(4)}"
+    if len(value) > ID_MAX:
+        problems.add("id", "At most %(n)s characters.", n=ID_MAX)
+    elif not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
+        problems.add("id", "Use only letters, digits, - and _.")
+    elif value in taken:
+        problems.add("id", "This id is taken.")
+    return value
+
+
+def _in_range(problems: Problems, name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        problems.add(name, "Must be from %(low)s to %(high)s.", low=low, high=high)
+
+
+def _area(problems: Problems, me: Scope, area: str | None) -> None:
+    if (area is not None and area not in me.reach) or (area is None and not me.is_admin):
+        problems.add("area", "Choose one of your areas.")
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def _visible_message(me: Scope, message_id: str) -> Message:
+    for message in me.messages():
+        if message.id == message_id:
+            return message
+    raise NotFound(f"no message {message_id!r}")
+
+
+def _message_view(service: Service, me: Scope, message: Message) -> MessageView:
+    record = service.store.message_record(message.id)
+    used = tuple(p.id for p in me.deployment.programs if message.id in p.message_ids)
+    return MessageView(
+        record.message,
+        me.owner("message", message.id),
+        record.version,
+        record.updated_at,
+        me.edits_owned("message", message.id),
+        used,
+    )
+
+
+def list_messages(service: Service, user: User, now: datetime) -> list[MessageView]:
+    """The messages the user may see, by id."""
+    me = scope(service, user, now)
+    return [_message_view(service, me, m) for m in me.messages()]
+
+
+def get_message(service: Service, user: User, message_id: str, now: datetime) -> MessageView:
+    me = scope(service, user, now)
+    return _message_view(service, me, _visible_message(me, message_id))
+
+
+def _editable_message(service: Service, user: User, message_id: str, now: datetime) -> Scope:
+    me = scope(service, user, now)
+    _visible_message(me, message_id)
+    if not me.edits_owned("message", message_id):
+        raise Forbidden("only an admin edits district-wide messages")
+    return me
+
+
+def check_message(
+    service: Service,
+    user: User,
+    request: MessageRequest,
+    now: datetime,
+    message_id: str | None = None,
+) -> None:
+    """Validate a new message (or changes to `message_id`) without saving anything."""
+    if message_id is None:
+        me = scope(service, user, now)
+        _message(service, me, request, None, keep_upload=False)
+    else:
+        me = _editable_message(service, user, message_id, now)
+        _message(service, me, request, _visible_message(me, message_id), keep_upload=False)
+
+
+def _message(
+    service: Service,
+    me: Scope,
+    request: MessageRequest,
+    current: Message | None,
+    *,
+    keep_upload: bool,
+) -> tuple[Message, str | None, str | None]:
+    """The message to save, its area and its new recording's sha256; Invalid otherwise."""
+    problems = Problems()
+    default = service.settings.default_voice
+    renderer = service.library.renderer
+    if current is None:
+        message_id = _new_id(problems, request.id, {m.id for m in me.deployment.messages}, "m")
+    else:
+        message_id = current.id
+    cur_voice = current.voice if current else default
+    title = _text(
+        problems,
+        "title",
+        request.title if request.title is not None else (current.title if current else None),
+        max_len=TITLE_MAX,
+    )
+    text = _text(
+        problems,
+        "text",
+        request.text if request.text is not None else (current.text if current else ""),
+        required=False,
+        max_len=service.settings.render.max_chars,
+    )
+    voice_name = _text(
+        problems,
+        "voice",
+        request.voice if request.voice is not None else cur_voice.voice,
+        max_len=VOICE_MAX,
+    )
+    rate = request.rate if request.rate is not None else cur_voice.rate
+    _in_range(problems, "rate", rate, *RATE)
+    volume = request.volume if request.volume is not None else cur_voice.volume
+    _in_range(problems, "volume", volume, *VOLUME)
+    chime = request.chime if request.chime is not None else cur_voice.chime
+    if request.area is KEEP:
+        area = me.owner("message", current.id) if current else None
+    else:
+        area = request.area
+    _area(problems, me, area)
+    has_upload = request.upload is not None
+    keep_recording = bool(current and current.recording and not request.drop_recording)
+    if not text and not has_upload and not keep_recording:
+        problems.add("text", "Type the text or add a recording.")
+    if text and not has_upload and not keep_recording:
+        try:
+            renderer.spoken_text(text)
+        except InvalidInput as exc:
+            problems.add("text", "This text cannot be spoken: %(reason)s", reason=str(exc))
+    if voice_name and not problems.has("voice"):
+        try:
+            renderer.synthesizer.resolve_voice(voice_name)
+        except AudioError:
+            problems.add("voice", "No such voice is installed.")
+    problems.check()
+    recording = current.recording if keep_recording and current else None
+    sha = None
+    if request.upload is not None:
+        if not keep_upload:
+            return Message(message_id, title or "-", text or "-"), area, None
+        recording, sha = save_upload(service, request.upload)
+    try:
+        message = Message(
+            message_id, title, text, VoiceSettings(voice_name, rate, volume, chime), recording
+        )
+    except ValidationError as exc:
+        raise Invalid([Problem("text", str(exc))]) from exc
+    if recording:
+        try:
+            service.library.for_message(message)
+        except (InvalidInput, AudioError) as exc:
+            raise Invalid(
+                [
+                    Problem(
+                        "recording",
+                        "The recording cannot be used: %(reason)s",
+                        {"reason": str(exc)},
+                    )
+                ]
+            ) from exc
+    return message, area, sha
+
+
+REFUSALS = {
+    "empty": "The recording is empty.",
+    "type": "This file type is not supported: use WAV, MP3 or M4A/AAC.",
+    "undecodable": "The file could not be read as audio; it may be damaged.",
+    "silent": "The recording is silent.",
+    "too_long": "The recording is %(seconds)s s long; the limit is %(limit)s s.",
+}
+
+
+def save_upload(service: Service, upload: RecordingUpload) -> tuple[str, str]:
+    """Check and keep an uploaded recording: (file name, sha256); Invalid on `recording`."""
+    try:
+        ext = editing.recording_type(upload.filename, upload.content_type)
+        name, sha, _seconds = editing.save_recording(
+            service.library.recordings,
+            upload.data,
+            ext,
+            sample_rate=service.settings.render.sample_rate,
+            max_s=upload.max_s,
+        )
+    except RecordingRefused as exc:
+        values: dict[str, object] = {}
+        if exc.code == "too_long":
+            values = {
+                "seconds": exc.detail.get("seconds", "?"),
+                "limit": exc.detail.get("limit", "?"),
+            }
+        text = REFUSALS.get(exc.code, exc.code)
+        raise Invalid([Problem("recording", text, values)]) from exc
+    return name, sha
+
+
+def create_message(
+    service: Service,
+    user: User,
+    request: MessageRequest,
+    now: datetime,
+    *,
+    remote_addr: str | None = None,
+) -> MessageView:
+    """Validate, own (for a chief: one of their areas), save and audit a new message."""
+    me = scope(service, user, now)
+    message, area, sha = _message(service, me, request, None, keep_upload=True)
+    store = service.store
+    if area is not None:  # owned before it exists: never district-wide for a moment
+        editing.set_owner(store, "message", message.id, area)
+    store.create_message(message, now, recording_sha256=sha)
+    _audit(service, user, now, "message.create", message.id,
+           {"title": message.title, "area": area, "recording": message.recording},
+           remote_addr)  # fmt: skip
+    return get_message(service, user, message.id, now)
+
+
+def update_message(
+    service: Service,
+    user: User,
+    message_id: str,
+    request: MessageRequest,
+    now: datetime,
+    *,
+    remote_addr: str | None = None,
+) -> MessageView:
+    """Change the given fields of a message the user may edit; Conflict on a stale version."""
+    me = _editable_message(service, user, message_id, now)
+    current = _visible_message(me, message_id)
+    message, area, sha = _message(service, me, request, current, keep_upload=True)
+    store = service.store
+    if sha is None and message.recording:
+        sha = store.message_record(message_id).recording_sha256
+    store.update_message(message, now, recording_sha256=sha, expected_version=request.version)
+    if area != me.owner("message", message_id):
+        editing.set_owner(store, "message", message_id, area)
+    _audit(service, user, now, "message.update", message_id,
+           {"title": message.title, "area": area, "recording": message.recording},
+           remote_addr)  # fmt: skip
+    return get_message(service, user, message_id, now)
+
+
+def delete_message(
+    service: Service, user: User, message_id: str, now: datetime, *, remote_addr: str | None = None
+) -> Message:
+    """Delete a message the user may edit; Conflict while a program or live urgent uses it."""
+    me = _editable_message(service, user, message_id, now)
+    message = _visible_message(me, message_id)
+    service.store.delete_message(message_id, now)
+    editing.set_owner(service.store, "message", message_id, None)
+    _audit(service, user, now, "message.delete", message_id, {"title": message.title},
+           remote_addr)  # fmt: skip
+    return message
+
+
+# -- programs ---------------------------------------------------------------------------------
+
+
+def _visible_program(me: Scope, program_id: str) -> Program:
+    for program in me.programs():
+        if program.id == program_id:
+            return program
+    raise NotFound(f"no program {program_id!r}")
+
+
+def _program_view(me: Scope, program: Program) -> ProgramView:
+    return ProgramView(
+        program,
+        me.owner("program", program.id),
+        me.edits_owned("program", program.id),
+        tuple(editing.programs_using(me.deployment, program.id)),
+    )
+
+
+def list_programs(service: Service, user: User, now: datetime) -> list[ProgramView]:
+    me = scope(service, user, now)
+    return [_program_view(me, p) for p in me.programs()]
+
+
+def get_program(service: Service, user: User, program_id: str, now: datetime) -> ProgramView:
+    me = scope(service, user, now)
+    return _program_view(me, _visible_program(me, program_id))
+
+
+def _editable_program(service: Service, user: User, program_id: str, now: datetime) -> Scope:
+    me = scope(service, user, now)
+    _visible_program(me, program_id)
+    if not me.edits_owned("program", program_id):
+        raise Forbidden("only an admin edits district-wide programs")
+    return me
+
+
+def _program(
+    me: Scope, request: ProgramRequest, current: Program | None
+) -> tuple[Program, str | None]:
+    problems = Problems()
+    if current is None:
+        program_id = _new_id(problems, request.id, {p.id for p in me.deployment.programs}, "p")
+    else:
+        program_id = current.id
+    name = _text(
+        problems,
+        "name",
+        request.name if request.name is not None else (current.name if current else None),
+        max_len=TITLE_MAX,
+    )
+    gap = request.gap_s if request.gap_s is not None else (current.gap_s if current else 5.0)
+    _in_range(problems, "gap_s", gap, *GAP_S)
+    if request.message_ids is not None:
+        chosen = tuple(m.strip() for m in request.message_ids if m.strip())
+    else:
+        chosen = current.message_ids if current else ()
+    if not chosen:
+        problems.add("messages", "Add at least one message.")
+    elif editing.ids_in(chosen, {m.id for m in me.messages()}):
+        problems.add("messages", "Choose messages from the list.")
+    if request.area is KEEP:
+        area = me.owner("program", current.id) if current else None
+    else:
+        area = request.area
+    _area(problems, me, area)
+    problems.check()
+    return Program(program_id, name, chosen, gap), area
+
+
+def check_program(
+    service: Service,
+    user: User,
+    request: ProgramRequest,
+    now: datetime,
+    program_id: str | None = None,
+) -> None:
+    """Validate a new program (or changes to `program_id`) without saving anything."""
+    if program_id is None:
+        _program(scope(service, user, now), request, None)
+    else:
+        me = _editable_program(service, user, program_id, now)
+        _program(me, request, _visible_program(me, program_id))
+
+
+def create_program(
+    service: Service,
+    user: User,
+    request: ProgramRequest,
+    now: datetime,
+    *,
+    remote_addr: str | None = None,
+) -> ProgramView:
+    me = scope(service, user, now)
+    program, area = _program(me, request, None)
+    store = service.store
+    if area:
+        editing.set_owner(store, "program", program.id, area)
+    store.create_program(program)
+    _audit(service, user, now, "program.create", program.id,
+           {"messages": list(program.message_ids), "area": area}, remote_addr)  # fmt: skip
+    return get_program(service, user, program.id, now)
+
+
+def update_program(
+    service: Service,
+    user: User,
+    program_id: str,
+    request: ProgramRequest,
+    now: datetime,
+    *,
+    remote_addr: str | None = None,
+) -> ProgramView:
+    me = _editable_program(service, user, program_id, now)
+    program, area = _program(me, request, _visible_program(me, program_id))
+    store = service.store
+    store.update_program(program)
+    if area != me.owner("program", program_id):
+        editing.set_owner(store, "program", program_id, area)
+    _audit(service, user, now, "program.update", program_id,
+           {"messages": list(program.message_ids), "gap_s": program.gap_s, "area": area},
+           remote_addr)  # fmt: skip
+    return get_program(service, user, program_id, now)
+
+
+def delete_program(
+    service: Service, user: User, program_id: str, now: datetime, *, remote_addr: str | None = None
+) -> Program:
+    """Delete a program the user may edit; Conflict while a schedule uses it."""
+    me = _editable_program(service, user, program_id, now)
+    program = _visible_program(me, program_id)
+    service.store.delete_program(program_id)
+    editing.set_owner(service.store, "program", program_id, None)
+    _audit(service, user, now, "program.delete", program_id, {}, remote_addr)
+    return program
+
+
+# -- schedules --------------------------------------------------------------------------------
+
+
+def _visible_schedule(me: Scope, schedule_id: str) -> Schedule:
+    for schedule in me.schedules():
+        if schedule.id == schedule_id:
+            return schedule
+    raise NotFound(f"no schedule {schedule_id!r}")
+
+
+def list_schedules(service: Service, user: User, now: datetime) -> list[Schedule]:
+    return scope(service, user, now).schedules()
+
+
+def get_schedule(service: Service, user: User, schedule_id: str, now: datetime) -> Schedule:
+    return _visible_schedule(scope(service, user, now), schedule_id)
+
+
+def _schedule(me: Scope, request: ScheduleRequest, current: Schedule | None) -> Schedule:
+    problems = Problems()
+    if current is None:
+        schedule_id = _new_id(problems, request.id, {s.id for s in me.deployment.schedules}, "s")
+    else:
+        schedule_id = current.id
+
+    def pick(value: Any, name: str, default: Any) -> Any:
+        if value is None or value is KEEP:
+            return getattr(current, name) if current is not None else default
+        return value
+
+    program = (pick(request.program_id, "program_id", "") or "").strip()
+    if program not in {p.id for p in me.programs()}:
+        problems.add("program", "Choose a program.")
+    speakers: tuple[str, ...] = pick(request.speaker_ids, "speaker_ids", ())
+    areas: tuple[str, ...] = pick(request.area_ids, "area_ids", ())
+    if any(s not in me.speakers for s in speakers):
+        problems.add("speakers", "Choose loudspeakers from the list.")
+    if any(a not in me.reach for a in areas):
+        problems.add("areas", "Choose areas from the list.")
+    if not speakers and not areas:
+        problems.add("speakers", "Choose at least one loudspeaker or area.")
+    weekdays: frozenset[int] = pick(request.weekdays, "weekdays", frozenset(range(7)))
+    if not weekdays or not all(0 <= d <= 6 for d in weekdays):
+        problems.add("weekdays", "Choose at least one weekday.")
+    start: time = pick(request.start, "start", time(7, 0))
+    end: time = pick(request.end, "end", time(19, 0))
+    first: date | None = (
+        request.first_date
+        if request.first_date is not KEEP
+        else (current.first_date if current else None)
+    )
+    last: date | None = (
+        request.last_date
+        if request.last_date is not KEEP
+        else (current.last_date if current else None)
+    )
+    if first and last and last < first:
+        problems.add("last_date", "The last day is before the first day.")
+    exceptions: frozenset[date] = pick(request.exceptions, "exceptions", frozenset())
+    priority: int = pick(request.priority, "priority", 0)
+    _in_range(problems, "priority", priority, *PRIORITY)
+    enabled: bool = pick(request.enabled, "enabled", True)
+    problems.check()
+    try:
+        return Schedule(
+            schedule_id,
+            program,
+            tuple(speakers),
+            tuple(areas),
+            frozenset(weekdays),
+            start,
+            end,
+            first,
+            last,
+            frozenset(exceptions),
+            priority,
+            enabled,
+        )
+    except ValidationError as exc:
+        raise Invalid([Problem("start", str(exc))]) from exc
+
+
+def clashes_of(service: Service, me: Scope, candidate: Schedule, now: datetime) -> list[Clash]:
+    """Equal-priority overlaps the candidate would have, in the next 14 days."""
+    d = me.deployment
+    schedules = [s for s in d.schedules if s.id != candidate.id] + [candidate]
+    areas = {a.id: a for a in d.areas}
+    zone = service.settings.zone
+    found = []
+    for speaker in d.speakers:
+        for c in planning.conflicts(speaker, schedules, areas, zone, now, now + CONFLICT_HORIZON):
+            if candidate.id not in c.schedule_ids:
+                continue
+            other = next(x for x in c.schedule_ids if x != candidate.id)
+            found.append(
+                Clash(other, speaker.name, c.start.astimezone(zone), c.end.astimezone(zone))
+            )
+    return found
+
+
+def check_schedule(
+    service: Service,
+    user: User,
+    request: ScheduleRequest,
+    now: datetime,
+    schedule_id: str | None = None,
+) -> SchedulePlan:
+    """Validate a new schedule (or changes to `schedule_id`) and find its overlaps; no save."""
+    me = scope(service, user, now)
+    current = None if schedule_id is None else _visible_schedule(me, schedule_id)
+    schedule = _schedule(me, request, current)
+    return SchedulePlan(schedule, tuple(clashes_of(service, me, schedule, now)))
+
+
+def save_schedule(
+    service: Service,
+    user: User,
+    request: ScheduleRequest,
+    now: datetime,
+    schedule_id: str | None = None,
+    *,
+    remote_addr: str | None = None,
+) -> Schedule:
+    """Create (no `schedule_id`) or update a schedule; Overlaps unless accept_conflicts."""
+    plan = check_schedule(service, user, request, now, schedule_id)
+    if plan.clashes and not request.accept_conflicts:
+        raise Overlaps(plan.clashes)
+    schedule = plan.schedule
+    if schedule_id is None:
+        service.store.create_schedule(schedule, now)
+    else:
+        service.store.update_schedule(schedule, now)
+    _audit(service, user, now, "schedule.create" if schedule_id is None else "schedule.update",
+           schedule.id,
+           {"program": schedule.program_id, "speakers": list(schedule.speaker_ids),
+            "areas": list(schedule.area_ids), "start": schedule.start.isoformat(),
+            "end": schedule.end.isoformat(), "conflicts": len(plan.clashes)},
+           remote_addr)  # fmt: skip
+    return schedule
+
+
+def delete_schedule(
+    service: Service, user: User, schedule_id: str, now: datetime, *, remote_addr: str | None = None
+) -> Schedule:
+    schedule = _visible_schedule(scope(service, user, now), schedule_id)
+    service.store.delete_schedule(schedule_id)
+    _audit(service, user, now, "schedule.delete", schedule_id, {}, remote_addr)
+    return schedule
