@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(espeak-ng ffmpeg sox libsndfile1 postgresql chromium fonts-wqy-zenhei ${EXTRA_DEB_PACKAGES:-})
+DEB_PACKAGES=(espeak-ng ffmpeg sox libsndfile1 alsa-utils postgresql chromium fonts-wqy-zenhei ${EXTRA_DEB_PACKAGES:-})
 PYTHON=${PYTHON:-python3}
 
 missing=()

@@ -14,6 +14,7 @@ from broadcaster.client.pcm import ClipReader, scale
 CHUNK_S = 0.02
 FADE_S = 0.2
 TAIL_GRACE_S = 0.05  # a clip that overruns its stop by less than this counts as complete
+JOIN_GRACE_S = 0.005  # a clip that can start this little after its time plays from its start
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,11 @@ class PlayResult:
 class Pacer:
     """The only writer of a sink. Keeps the sink's audio clock (``written_until``) in step
     with ``mono``: a chunk is written when its time comes (minus the sink's ``lead_s``).
+
+    A sink with a queue (``lead_s`` > 0: aplay's pipe and ALSA buffer, kept full with
+    silence between clips) plays what is written now ``lead_s`` later. Everything heard is
+    shifted by that latency, clip start and clip end alike; it must neither cut a clip's
+    tail at its item's end nor make the caller's few-ms late join skip the clip's head.
     """
 
     def __init__(
@@ -64,11 +70,25 @@ class Pacer:
     ) -> PlayResult:
         """Play ``reader`` to its end, to ``stop_at`` (fading into it), or until ``check``
         returns a reason (then fade out over ``fade_s`` and stop).
+
+        ``stop_at`` cuts only a clip that, started now, would not end by it (within
+        ``TAIL_GRACE_S``); otherwise it is the clip's own end and the clip plays whole, however
+        late the sink's queue makes it heard. A reader the caller moved on by how late it is
+        (``now`` - the item's start) is put back to its start if the sink can still begin the
+        clip on time: by ``now`` - that lateness + ``lead_s`` (within ``JOIN_GRACE_S``).
         """
         rate = self.sink.rate
         lead = self.sink.lead_s
-        self.written_until = max(self.written_until, self._mono() + lead)
+        now = self._mono()
+        # What is written now is heard after what the sink has queued, or at once if nothing is.
+        self.written_until = max(self.written_until, now)
         started = self.written_until
+        remaining = reader.remaining_frames()
+        if stop_at is not None and remaining <= (stop_at - now + TAIL_GRACE_S) * rate:
+            stop_at = None  # the clip's own end, not a cut
+        skipped = reader.frames - remaining
+        if skipped > 0 and started <= now - skipped / rate + lead + JOIN_GRACE_S:
+            reader.seek_s(0.0)  # a late join the sink's queue absorbs: play the clip whole
         frames = 0
         reason = ""
         completed = False
@@ -141,6 +161,9 @@ class Pacer:
                 return
             self.written_until = max(self.written_until, now)
             while self.written_until - lead <= now:
-                self.sink.silence(self._chunk)
-                self.written_until += self._chunk / rate
+                # No silence past ``until + lead``: a clip due at ``until`` is heard then.
+                room = (until + lead - self.written_until) * rate
+                n = self._chunk if room >= self._chunk else max(1, math.ceil(room - 1e-6))
+                self.sink.silence(n)
+                self.written_until += n / rate
             wake.wait(max(0.0, min(until, self.written_until - lead) - self._mono()))
