@@ -235,7 +235,6 @@ def _text(
 
 
 def _new_id(problems: Problems, value: str | None, taken: set[str], prefix: str) -> str:
-    value = (value or "").strip()
     if not value:
         return f"{prefix}-{secrets.token_hex(4)}"
     if len(value) > ID_MAX:

@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify
 
 from broadcaster.config import Settings
 from broadcaster.service import Service
-from web import device_api, errors, panel, user_api
+from web import catalog_api, device_api, errors, panel, user_api
 from web.openapi import openapi_document
 from web.runtime import Runtime, utc_now
 
@@ -39,6 +39,7 @@ def create_app(
     app.extensions["broadcaster"] = Runtime(settings, service, clock)
     app.register_blueprint(device_api.bp)
     app.register_blueprint(user_api.bp)
+    app.register_blueprint(catalog_api.bp)
     panel.register(app)
     errors.register(app)
 

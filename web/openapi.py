@@ -24,6 +24,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing, unknown or revoked token",
         403: "Not allowed for this token or user",
         404: "Not found (or not visible to this user)",
+        409: "Conflicts with the current state (in use, changed meanwhile, overlaps)",
         422: "Invalid input; `error.field` names the field",
         507: "The server's storage is full; nothing was stored",
     }
@@ -277,6 +278,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "paths": {
+            **catalog_paths(user),
             "/speakers/{speaker_id}/plan": {
                 "get": {
                     "summary": "The speaker's plan for the next 36 hours or more",
@@ -510,4 +512,257 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
+    }
+
+
+# -- messages, programs and schedules (web/catalog_api.py) -----------------------------------
+
+OBJECT_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+AREA_IN = {"type": ["string", "null"], "minLength": 1, "maxLength": 100}
+TIME_OF_DAY = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}
+DATE = {"type": "string", "format": "date"}
+NDATE = {"type": ["string", "null"], "format": "date"}
+MESSAGE_FIELDS: dict[str, Any] = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 100},
+    "text": {
+        "type": "string",
+        "maxLength": 10000,
+        "description": "at most audio.max_chars of config.yaml (500 unless set)",
+    },
+    "voice": {"type": "string", "minLength": 1, "maxLength": 100},
+    "rate": {"type": "integer", "minimum": 80, "maximum": 400},
+    "volume": {"type": "number", "minimum": 0.05, "maximum": 1},
+    "chime": {"type": "boolean"},
+    "area": AREA_IN,
+}
+MESSAGE_OUT = {
+    "type": "object",
+    "required": [
+        "id", "title", "text", "voice", "rate", "volume", "chime", "recording", "area",
+        "version", "updated_at", "editable", "used_by",
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "text": {"type": "string"},
+        "voice": {"type": "string"},
+        "rate": {"type": "integer"},
+        "volume": {"type": "number"},
+        "chime": {"type": "boolean"},
+        "recording": {"type": ["string", "null"]},
+        "area": {"type": ["string", "null"]},
+        "version": {"type": "integer", "minimum": 1},
+        "updated_at": TIME,
+        "editable": {"type": "boolean"},
+        "used_by": {"type": "array", "items": {"type": "string"}},
+    },
+}  # fmt: skip
+PROGRAM_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "messages": {"type": "array", "minItems": 1, "maxItems": 1000, "items": ID},
+    "gap_s": {"type": "number", "minimum": 0, "maximum": 3600},
+    "area": AREA_IN,
+}
+PROGRAM_OUT = {
+    "type": "object",
+    "required": ["id", "name", "messages", "gap_s", "area", "editable", "used_by"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "messages": {"type": "array", "items": {"type": "string"}},
+        "gap_s": {"type": "number"},
+        "area": {"type": ["string", "null"]},
+        "editable": {"type": "boolean"},
+        "used_by": {"type": "array", "items": {"type": "string"}},
+    },
+}
+SCHEDULE_FIELDS: dict[str, Any] = {
+    "program": ID,
+    "speakers": {"type": "array", "maxItems": 1000, "items": ID},
+    "areas": {"type": "array", "maxItems": 1000, "items": ID},
+    "weekdays": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {"type": "integer", "minimum": 0, "maximum": 6},
+    },
+    "start": TIME_OF_DAY,
+    "end": TIME_OF_DAY,
+    "first_date": NDATE,
+    "last_date": NDATE,
+    "exceptions": {"type": "array", "maxItems": 1000, "items": DATE},
+    "priority": {"type": "integer", "minimum": -100, "maximum": 100},
+    "enabled": {"type": "boolean"},
+    "accept_conflicts": {"type": "boolean"},
+}
+SCHEDULE_OUT = {
+    "type": "object",
+    "required": [
+        "id", "program", "speakers", "areas", "weekdays", "start", "end", "first_date",
+        "last_date", "exceptions", "priority", "enabled",
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "program": {"type": "string"},
+        "speakers": {"type": "array", "items": {"type": "string"}},
+        "areas": {"type": "array", "items": {"type": "string"}},
+        "weekdays": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}},
+        "start": TIME_OF_DAY,
+        "end": TIME_OF_DAY,
+        "first_date": NDATE,
+        "last_date": NDATE,
+        "exceptions": {"type": "array", "items": DATE},
+        "priority": {"type": "integer"},
+        "enabled": {"type": "boolean"},
+    },
+}  # fmt: skip
+CATALOG_NOTE = (
+    "Same role and area checks, validation and audit as the panel (admins and chiefs; "
+    "operators get 403; objects outside the caller's areas are 404). In bodies a field left "
+    "out, or null where the field cannot be null, is not given: POST takes the default, PATCH "
+    "keeps the current value. `area`, `first_date` and `last_date` may be null on purpose: "
+    "district-wide (admins only), no first or last day. See docs/user-api.md."
+)
+
+
+def _data(schema: dict[str, Any], many: bool = False) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["data", "server_time"],
+        "properties": {
+            "data": {"type": "array", "items": schema} if many else schema,
+            "server_time": TIME,
+        },
+    }
+
+
+def _catalog_kind(
+    plural: str,
+    param: str,
+    out: dict[str, Any],
+    create: dict[str, Any],
+    patch: dict[str, Any],
+    user: list[dict[str, list[str]]],
+    notes: dict[str, str],
+) -> dict[str, Any]:
+    one = {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
+    created = _response(f"Created (Location: /api/v1/{plural}/{{id}})", _data(out))
+    created["headers"] = {"Location": {"required": True, "schema": {"type": "string"}}}
+    return {
+        f"/{plural}": {
+            "get": {
+                "summary": f"The {plural} the user may see, by id",
+                "description": CATALOG_NOTE,
+                "security": user,
+                "responses": {
+                    "200": _response(plural.title(), _data(out, True)),
+                    **_errors(401, 403),
+                },
+            },
+            "post": {
+                "summary": f"Create one of the {plural}",
+                "description": f"{CATALOG_NOTE} {notes.get('post', '')}".strip(),
+                "security": user,
+                "requestBody": _body(create),
+                "responses": {"201": created, **_errors(401, 403, 409, 422, 507)},
+            },
+        },
+        f"/{plural}/{{{param}}}": {
+            "get": {
+                "summary": f"One of the {plural}",
+                "security": user,
+                "parameters": [one],
+                "responses": {"200": _response("Found", _data(out)), **_errors(401, 403, 404)},
+            },
+            "patch": {
+                "summary": f"Change any of the given fields of one of the {plural}",
+                "description": f"{CATALOG_NOTE} {notes.get('patch', '')}".strip(),
+                "security": user,
+                "parameters": [one],
+                "requestBody": _body(patch),
+                "responses": {
+                    "200": _response("Changed", _data(out)),
+                    **_errors(401, 403, 404, 409, 422, 507),
+                },
+            },
+            "delete": {
+                "summary": f"Delete one of the {plural}",
+                "description": notes.get("delete", ""),
+                "security": user,
+                "parameters": [one],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_errors(401, 403, 404, 409, 507),
+                },
+            },
+        },
+    }
+
+
+def catalog_paths(user: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """`/messages`, `/programs` and `/schedules` with their `/{id}` paths."""
+    return {
+        **_catalog_kind(
+            "messages",
+            "message_id",
+            MESSAGE_OUT,
+            {
+                "type": "object",
+                "required": ["title", "text"],
+                "properties": {"id": OBJECT_ID, **MESSAGE_FIELDS},
+            },
+            {
+                "type": "object",
+                "properties": {
+                    **MESSAGE_FIELDS,
+                    "version": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "the version you edited: 409 if it was saved since",
+                    },
+                    "recording": {"const": None, "description": "null drops the recording"},
+                },
+            },
+            user,
+            {
+                "post": "Recordings (audio uploads) are made in the panel only; a message's "
+                "`recording` shows here and PATCH `recording: null` drops it.",
+                "patch": "Only an admin changes district-wide messages (403 for chiefs).",
+                "delete": "409 while a program or a live urgent announcement uses it.",
+            },
+        ),
+        **_catalog_kind(
+            "programs",
+            "program_id",
+            PROGRAM_OUT,
+            {
+                "type": "object",
+                "required": ["name", "messages"],
+                "properties": {"id": OBJECT_ID, **PROGRAM_FIELDS},
+            },
+            {"type": "object", "properties": PROGRAM_FIELDS},
+            user,
+            {
+                "patch": "Only an admin changes district-wide programs (403 for chiefs).",
+                "delete": "409 while a schedule uses it.",
+            },
+        ),
+        **_catalog_kind(
+            "schedules",
+            "schedule_id",
+            SCHEDULE_OUT,
+            {
+                "type": "object",
+                "required": ["program"],
+                "properties": {"id": OBJECT_ID, **SCHEDULE_FIELDS},
+            },
+            {"type": "object", "properties": SCHEDULE_FIELDS},
+            user,
+            {
+                "post": "Weekdays are 0 (Monday) to 6; times are wall times in the deployment's "
+                "zone. 409 when it would overlap another schedule at the same priority on a "
+                "speaker in the next 14 days, unless `accept_conflicts` is true.",
+                "patch": "409 on overlaps as for POST.",
+            },
+        ),
     }

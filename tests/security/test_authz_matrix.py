@@ -29,6 +29,7 @@ DEVICE = "device"  # device API for one speaker: only that speaker's token
 DEVICE_SHARED = "device-shared"  # clip bytes by content hash: any device token
 USER_LIST = "user-list"  # user API lists: only what the user may see
 USER_OBJECT = "user-object"  # user API on another village's object
+USER_CREATE = "user-create"  # user API create naming another village's objects: 403 or 422
 PANEL_LIST = "panel-list"  # panel lists and create forms: only the user's own objects
 PANEL_OBJECT = "panel-object"  # panel page or action on another village's object
 PANEL_ADMIN = "panel-admin"  # district-wide administration: admins only
@@ -71,6 +72,16 @@ SCHEDULE_FORM = {
 }
 SPEAKER_FORM = {"name": "改", "kind": "fixed", "area": "{area}", "volume": "50"}
 USER_FORM = {"role": "chief", "areas": "{area}", "password": "", "password2": ""}
+MESSAGE_JSON = {"title": "改", "text": "测试通知", "area": "{area}"}
+PROGRAM_JSON = {"name": "改", "gap_s": 3, "messages": ["{message}"], "area": "{area}"}
+SCHEDULE_JSON = {
+    "program": "{program}",
+    "speakers": ["{speaker}"],
+    "weekdays": [1],
+    "start": "08:00",
+    "end": "09:00",
+    "accept_conflicts": True,
+}
 HEARTBEAT = {"state": "playing", "volume": 50}
 PLAY = {
     "id": "forged-1",
@@ -110,6 +121,30 @@ ROUTES: dict[tuple[str, str], Case] = {
         USER_OBJECT, "/api/v1/urgent", json={"text": "测试", "speakers": ["{speaker}"]}
     ),
     ("DELETE", "/api/v1/urgent/<urgent_id>"): Case(USER_OBJECT, "/api/v1/urgent/{urgent}"),
+    # user API: messages, programs, schedules (web/catalog_api.py)
+    ("GET", "/api/v1/messages"): Case(USER_LIST, "/api/v1/messages"),
+    ("POST", "/api/v1/messages"): Case(USER_CREATE, "/api/v1/messages", json=MESSAGE_JSON),
+    ("GET", "/api/v1/messages/<message_id>"): Case(USER_OBJECT, "/api/v1/messages/{message}"),
+    ("PATCH", "/api/v1/messages/<message_id>"): Case(
+        USER_OBJECT, "/api/v1/messages/{message}", json={"title": "改", "area": "{area}"}
+    ),
+    ("DELETE", "/api/v1/messages/<message_id>"): Case(USER_OBJECT, "/api/v1/messages/{message}"),
+    ("GET", "/api/v1/programs"): Case(USER_LIST, "/api/v1/programs"),
+    ("POST", "/api/v1/programs"): Case(USER_CREATE, "/api/v1/programs", json=PROGRAM_JSON),
+    ("GET", "/api/v1/programs/<program_id>"): Case(USER_OBJECT, "/api/v1/programs/{program}"),
+    ("PATCH", "/api/v1/programs/<program_id>"): Case(
+        USER_OBJECT, "/api/v1/programs/{program}", json={"name": "改", "area": "{area}"}
+    ),
+    ("DELETE", "/api/v1/programs/<program_id>"): Case(USER_OBJECT, "/api/v1/programs/{program}"),
+    ("GET", "/api/v1/schedules"): Case(USER_LIST, "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules"): Case(USER_CREATE, "/api/v1/schedules", json=SCHEDULE_JSON),
+    ("GET", "/api/v1/schedules/<schedule_id>"): Case(USER_OBJECT, "/api/v1/schedules/{schedule}"),
+    ("PATCH", "/api/v1/schedules/<schedule_id>"): Case(
+        USER_OBJECT, "/api/v1/schedules/{schedule}", json={"priority": 1}
+    ),
+    ("DELETE", "/api/v1/schedules/<schedule_id>"): Case(
+        USER_OBJECT, "/api/v1/schedules/{schedule}"
+    ),
     # panel: dashboard and lists
     ("GET", "/"): Case(PANEL_LIST, "/"),
     ("GET", "/dashboard/cards"): Case(PANEL_LIST, "/dashboard/cards"),
@@ -237,6 +272,8 @@ def expected(actor: str, case: Case, method: str) -> frozenset[int | str] | None
         return frozenset({403})
     if case.kind in (PANEL_OBJECT, USER_OBJECT):
         return REFUSED
+    if case.kind == USER_CREATE:
+        return frozenset({403, 422})  # operators: 403; chiefs: the field naming the object
     assert case.kind in (PANEL_LIST, USER_LIST)
     return frozenset({200, 403, 422})
 
@@ -353,3 +390,19 @@ def test_chief_sees_own_village_in_the_user_api(world: World, actor: str) -> Non
     assert [s["id"] for s in speakers] == ["tunli-village-1"]
     urgents = client.get("/api/v1/urgent", headers=headers).get_json()["data"]
     assert [u["id"] for u in urgents] == [world.villages["A"].urgent]
+
+
+@pytest.mark.parametrize("actor", ["chief-A", "user-token-A"])
+def test_chief_sees_own_village_in_the_catalog_api(world: World, actor: str) -> None:
+    """The positive control of the catalog rows: chief A reaches village A's objects."""
+    client, headers = world.client(actor)
+    village = world.villages["A"]
+    for kind, object_id in (
+        ("messages", village.message),
+        ("programs", village.program),
+        ("schedules", village.schedule),
+    ):
+        listed = client.get(f"/api/v1/{kind}", headers=headers).get_json()["data"]
+        assert object_id in [x["id"] for x in listed]
+        one = client.get(f"/api/v1/{kind}/{object_id}", headers=headers)
+        assert one.status_code == 200 and one.get_json()["data"]["id"] == object_id
