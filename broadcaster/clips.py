@@ -63,7 +63,9 @@ class ClipLibrary:
         if known is not None:
             return known
         try:
-            if request[0] == "recording":
+            if request[0] == "chime":
+                clip = self.renderer.render_chime()
+            elif request[0] == "recording":
                 _, path, chime = request
                 clip = self.renderer.render_recording(Path(str(path)), chime=bool(chime))
             else:
@@ -95,6 +97,30 @@ class ClipLibrary:
         """The clip of `text` spoken with `voice`."""
         return self._render(("tts", text, voice.voice, voice.rate, voice.volume, voice.chime))
 
+    def ready_for_text(self, text: str, voice: VoiceSettings) -> ClipFile | None:
+        """The clip of `text` if it is already rendered, else None (nothing is rendered).
+
+        Raises InvalidInput at once for text that cannot be spoken or an unknown voice.
+        """
+        request = ("tts", text, voice.voice, voice.rate, voice.volume, voice.chime)
+        with self._guard:
+            known = self._by_request.get(request)
+        if known is not None:
+            return known
+        key = self.renderer.key_for(
+            ClipRequest(text, voice.voice, voice.rate, voice.volume, voice.chime)
+        )
+        entry = self.renderer.cache.get(key, "wav")
+        return None if entry is None else self._render(request)
+
+    def ready_for_message(self, message: Message) -> ClipFile | None:
+        """The clip of a message if it is already rendered, else None."""
+        if message.recording:
+            request = ("recording", str(self.recordings / message.recording), message.voice.chime)
+            with self._guard:
+                return self._by_request.get(request)
+        return self.ready_for_text(message.text, message.voice)
+
     def for_message(self, message: Message) -> ClipFile:
         """The clip of a message: its recording if it has one, else its synthesized text."""
         if message.recording:
@@ -102,6 +128,15 @@ class ClipLibrary:
                 ("recording", str(self.recordings / message.recording), message.voice.chime)
             )
         return self.for_text(message.text, message.voice)
+
+    def chime(self) -> ClipFile:
+        """The stand-alone pre-announce chime every plan lists (urgents sound it first)."""
+        return self._render(("chime",))
+
+    @property
+    def chime_ms(self) -> int:
+        """Where the speech begins in a chimed clip."""
+        return self.renderer.chime_ms
 
     def selftest(self, voice: VoiceSettings) -> ClipFile:
         """The short clip every speaker plays at its first window start each day."""

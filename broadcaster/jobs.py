@@ -112,7 +112,7 @@ def expire_urgents(service: Service, now: datetime, since: datetime) -> list[str
         return []
     deployment = service.deployment(now)
     areas = {a.id: a for a in deployment.areas}
-    last = 0
+    events = []
     for urgent in expired:
         targets = set(urgent.speaker_ids)
         targets |= {
@@ -120,10 +120,9 @@ def expire_urgents(service: Service, now: datetime, since: datetime) -> list[str
             for s in deployment.speakers
             if set(urgent.area_ids) & set(planning.area_chain(s.area_id, areas))
         }
-        for speaker_id in sorted(targets):
-            last = service.store.append_event(
-                speaker_id, EventKind.CANCEL, {"urgent": urgent.id, "reason": "expired"}, now
-            )
+        payload = {"urgent": urgent.id, "reason": "expired"}
+        events += [(speaker_id, EventKind.CANCEL, payload) for speaker_id in sorted(targets)]
+    last = service.store.append_events(events, now)  # all targets or none
     service.notifier.publish(last)
     service.store.prune_events(now - timedelta(days=7))
     return [u.id for u in expired]

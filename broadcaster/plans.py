@@ -202,11 +202,15 @@ def build_plan(
         now=now,
         selftest=selftest.ref if selftest else None,
     )
-    windows = _windows(mine, zone, start, end)
+    windows = windows_union(mine, zone, start, end)
     files = {c.key: c for c in [*by_message.values(), *by_urgent.values()]}
     if selftest is not None:
         files[selftest.key] = selftest
     used = {item.clip for item in items}
+    chime = _attempt(library.chime, problems, None, None)
+    if chime is not None:  # cached on every speaker before any urgent needs it
+        files[chime.key] = chime
+        used.add(chime.key)
     content = {
         "zone": zone.key,
         "valid_from": iso(start, zone),
@@ -214,6 +218,7 @@ def build_plan(
         "windows": [{"start": iso(a, zone), "end": iso(b, zone)} for a, b in windows],
         "items": [_item_json(item, zone) for item in items],
         "clips": {key: files[key].to_json() for key in sorted(used)},
+        "chime": chime.key if chime is not None else None,
         "heartbeat_s": heartbeat_s,
     }
     etag = etag_of(content)
@@ -242,7 +247,7 @@ def _item_json(item: planning.PlanItem, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _windows(
+def windows_union(
     schedules: Sequence[Schedule], zone: ZoneInfo, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The union of the speaker's windows over the span (the client's hard stops)."""

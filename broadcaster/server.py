@@ -78,7 +78,7 @@ def serve(args: argparse.Namespace) -> int:
     store = open_store(settings, data, now, args.db)
     library = make_library(settings, data)
     notifier = Notifier(store.last_event_seq())
-    service = Service(settings, store, library, notifier)
+    service = Service(settings, store, library, notifier, utc_now)
     scheduler = SchedulerShell(service, utc_now)
     try:
         scheduler.start()
@@ -99,6 +99,8 @@ def serve(args: argparse.Namespace) -> int:
         target=notifier.watch, args=(store.last_event_seq, stop), daemon=True
     )
     watcher.start()
+    pusher = threading.Thread(target=service.run_pusher, args=(stop,), daemon=True)
+    pusher.start()
     server = pywsgi.WSGIServer((host, port), app, spawn=pool.Pool(20_000), log=None)
     server.start()
     url = f"http://{host}:{server.server_port}/"
@@ -111,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
     def shutdown(signum: int, _frame: object) -> None:
         log.info("stopping on signal %d", signum)
         stop.set()
+        service.request_push()  # wakes the pusher so that it sees `stop`
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)

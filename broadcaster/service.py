@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,15 @@ from broadcaster.errors import NotFound
 from broadcaster.models import PlayLogEntry
 from broadcaster.notify import Notifier
 from broadcaster.plans import PlanDocument, build_plan, plan_span
-from broadcaster.store import AckState, Deployment, Event, PlayUpload, SpeakerStatus, Store
+from broadcaster.store import (
+    AckState,
+    Deployment,
+    Event,
+    EventKind,
+    PlayUpload,
+    SpeakerStatus,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +53,25 @@ class Service:
     """The server's use cases over one store, one clip library and one notifier."""
 
     def __init__(
-        self, settings: Settings, store: Store, library: ClipLibrary, notifier: Notifier
+        self,
+        settings: Settings,
+        store: Store,
+        library: ClipLibrary,
+        notifier: Notifier,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.library = library
         self.notifier = notifier
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._plans: dict[tuple[object, ...], PlanDocument] = {}
         self._plans_guard = threading.Lock()
         self._deployment: tuple[int, Deployment] | None = None
+        self._pushed: dict[str, str] | None = None  # speaker -> plan ETag last announced
+        self._push_guard = threading.Lock()
+        self._push_wanted = threading.Event()
+        self._push_mark: tuple[object, ...] | None = None
 
     # -- reading the deployment ---------------------------------------------------------------
     def deployment(self, now: datetime) -> Deployment:
@@ -120,6 +138,59 @@ class Service:
         """Drop computed plans (for changes that do not move the catalog revision)."""
         with self._plans_guard:
             self._plans.clear()
+
+    # -- pushing changes --------------------------------------------------------------------
+    def push_plan_changes(self, now: datetime) -> list[str]:
+        """Send `resync` to exactly the speakers whose plan ETag changed since the last push.
+
+        The first call only learns the current ETags. Returns the speakers told.
+        """
+        with self._push_guard:
+            deployment = self.deployment(now)
+            current: dict[str, str] = {}
+            for speaker in deployment.speakers:
+                try:
+                    current[speaker.id] = self.plan(speaker.id, now).etag
+                except Exception:  # one broken plan must not keep the others unannounced
+                    log.exception("cannot compute the plan of %s", speaker.id)
+            before, self._pushed = self._pushed, current
+            if before is None:
+                return []
+            changed = [sid for sid, etag in current.items() if before.get(sid, etag) != etag]
+            if changed:
+                last = self.store.append_events(
+                    [(sid, EventKind.RESYNC, {}) for sid in changed], now
+                )
+                self.notifier.publish(last)
+                log.info("plan changed for %d speaker(s): resync sent", len(changed))
+            return changed
+
+    def request_push(self) -> None:
+        """Ask the pusher (`run_pusher`) to compare plan ETags now (after an edit)."""
+        self._push_wanted.set()
+
+    def _push_marker(self, now: datetime) -> tuple[object, ...]:
+        """What plans depend on besides explicit edits: catalog, day, live urgents."""
+        deployment = self.deployment(now)
+        day = now.astimezone(self.settings.zone).date()
+        return (deployment.revision, day, tuple(sorted(u.id for u in deployment.urgents)))
+
+    def run_pusher(self, stop: threading.Event, every_s: float = 1.0) -> None:
+        """Push plan changes when asked, and when the catalog (also written by another
+        process), the local day or the set of live urgents moved; until `stop` is set."""
+        while not stop.is_set():
+            asked = self._push_wanted.wait(every_s)
+            self._push_wanted.clear()
+            if stop.is_set():
+                return
+            try:
+                now = self.clock()
+                mark = self._push_marker(now)
+                if asked or mark != self._push_mark or self._pushed is None:
+                    self.push_plan_changes(now)
+                    self._push_mark = mark
+            except Exception:  # a database hiccup must not end the pusher
+                log.exception("cannot push plan changes; trying again")
 
     def clip_file(self, key: str) -> Path:
         """The file of a clip a plan or an urgent named."""

@@ -1,25 +1,43 @@
-"""Urgent announcements: validate, render, store, and tell every target speaker at once."""
+"""Urgent announcements: validate, say who will hear them when, store, tell every target.
+
+The first sound must come fast: the `urgent` event goes out before the speech is rendered
+(with `clip: null` when it is not in the cache yet; speakers sound the cached chime at once)
+and an `urgent_clip` event follows when the speech is ready. A send that no target can play
+before it expires is refused with the reason for each speaker (`WillNotPlay`).
+"""
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from audio.errors import AudioError
-from broadcaster import access
+from broadcaster import access, planning
 from broadcaster.clips import ClipFile
 from broadcaster.errors import Forbidden, NotFound, ValidationError
-from broadcaster.models import Role, Urgent, User
+from broadcaster.models import Message, PlayKind, Role, Speaker, Urgent, User
+from broadcaster.plans import windows_union
 from broadcaster.service import Service
 from broadcaster.store import EventKind, UrgentAck
+from broadcaster.store.records import Deployment
+
+log = logging.getLogger(__name__)
 
 MAX_REPEATS = 20
 MAX_INTERVAL_S = 3600
 DEFAULT_EXPIRY = timedelta(hours=1)
 MAX_EXPIRY = timedelta(days=7)
+PAGE_MAX = 200
+
+# Why a target will not play (the `reason` of a target's coverage)
+OFFLINE = "offline"
+OUTSIDE_WINDOWS = "outside_windows_until_expiry"
+BUSY = "busy_with_higher_priority"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +55,58 @@ class UrgentRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetCoverage:
+    """When one target speaker will be heard: `plays_at`, or None and the `reason`."""
+
+    speaker: str
+    name: str
+    online: bool
+    plays_at: datetime | None
+    reason: str | None
+    last_seen: datetime | None
+    if_back_in_time: bool = False  # offline: would play if it came back now
+
+    @property
+    def may_play(self) -> bool:
+        return self.plays_at is not None or self.if_back_in_time
+
+
+class WillNotPlay(ValidationError):
+    """No target can play the announcement before it expires; nothing was stored."""
+
+    code = "will_not_play"
+
+    def __init__(self, targets: Sequence[TargetCoverage]) -> None:
+        reasons = sorted({t.reason or "" for t in targets})
+        super().__init__(
+            "targets: no loudspeaker can play it before it expires (" + ", ".join(reasons) + ")"
+        )
+        self.targets = tuple(targets)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An urgent that was stored and announced (or, for a preview, would be)."""
+
+    urgent: Urgent
+    targets: tuple[TargetCoverage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """Where one target is with an urgent: offline, waiting, received, playing, played, cut,
+    missed (expired unplayed) or cancelled (cancelled before it played)."""
+
+    speaker: str
+    name: str
+    state: str
+    plays_at: datetime | None
+    reason: str | None
+    last_seen: datetime | None
+    ack: UrgentAck | None
+
+
+@dataclass(frozen=True, slots=True)
 class UrgentView:
     """An urgent announcement with its state and per-speaker acknowledgements."""
 
@@ -44,25 +114,157 @@ class UrgentView:
     state: str  # live | expired | cancelled
     targets: tuple[str, ...]
     acks: tuple[UrgentAck, ...]
+    coverage: tuple[TargetState, ...] = ()
+
+    def summary(self) -> dict[str, int]:
+        """How many targets are in each state (only states that occur)."""
+        counts: dict[str, int] = {}
+        for target in self.coverage:
+            counts[target.state] = counts.get(target.state, 0) + 1
+        return counts
 
 
-def send(service: Service, user: User, request: UrgentRequest, now: datetime) -> Urgent:
-    """Check the request against the user's role and areas, render it, store it, notify."""
+# -- coverage: who hears it when (pure) ----------------------------------------------------
+
+
+def first_play(
+    windows: Sequence[tuple[datetime, datetime]],
+    busy: Sequence[tuple[datetime, datetime]],
+    *,
+    now: datetime,
+    starts_at: datetime,
+    expires_at: datetime,
+    override: bool,
+) -> tuple[datetime | None, str | None]:
+    """When a speaker starts an urgent: at once, at the next window start (without
+    `override`), or after the urgents already holding the air (`busy`); None and why when
+    that is at or after `expires_at`. Mirrors the client's rules (docs/device-api.md)."""
+    t = max(now, starts_at)
+    by_busy = False
+    for _ in range(2 * (len(windows) + len(busy)) + 2):
+        moved = False
+        if not override and not any(a <= t < b for a, b in windows):
+            later = [a for a, _ in windows if a > t]
+            if not later:
+                return None, BUSY if by_busy else OUTSIDE_WINDOWS
+            t, moved = min(later), True
+        for a, b in busy:
+            if a <= t < b:
+                t, moved, by_busy = b, True, True
+        if not moved or t >= expires_at:
+            break
+    if t >= expires_at:
+        return None, BUSY if by_busy else OUTSIDE_WINDOWS
+    return t, None
+
+
+def coverage(
+    service: Service,
+    urgent: Urgent,
+    targets: Sequence[str],
+    now: datetime,
+    deployment: Deployment | None = None,
+) -> tuple[TargetCoverage, ...]:
+    """Every target's `plays_at` (or reason), from its windows, its live urgents and whether
+    it is online now. An offline target has no `plays_at` (reason `offline`); it still counts
+    as one that may play when it would play if it came back now (`may_play`)."""
+    deployment = deployment or service.deployment(now)
+    speakers = {s.id: s for s in deployment.speakers}
+    areas = {a.id: a for a in deployment.areas}
+    statuses = service.statuses(targets)
+    silence = service.offline_after()
+    found = []
+    for speaker_id in targets:
+        speaker = speakers.get(speaker_id)
+        status = statuses.get(speaker_id)
+        online = status is not None and status.online(now, silence)
+        last_seen = status.last_heartbeat if status else None
+        name = speaker.name if speaker else speaker_id
+        if speaker is None:
+            found.append(TargetCoverage(speaker_id, name, False, None, OFFLINE, last_seen))
+            continue
+        windows = _windows(speaker, deployment, areas, service, now, urgent.expires_at)
+        busy = _busy(service, speaker_id, urgent.id, now)
+        plays_at, reason = first_play(
+            windows,
+            busy,
+            now=now,
+            starts_at=urgent.starts_at,
+            expires_at=urgent.expires_at,
+            override=urgent.override_window,
+        )
+        if not online:  # it plays when it comes back in time (from its plan), if it can
+            found.append(
+                TargetCoverage(
+                    speaker_id, name, False, None, OFFLINE, last_seen, plays_at is not None
+                )
+            )
+            continue
+        found.append(TargetCoverage(speaker_id, name, True, plays_at, reason, last_seen))
+    return tuple(found)
+
+
+def _windows(
+    speaker: Speaker,
+    deployment: Deployment,
+    areas: dict[str, Any],
+    service: Service,
+    now: datetime,
+    until: datetime,
+) -> list[tuple[datetime, datetime]]:
+    mine = planning.schedules_for(speaker, deployment.schedules, areas)
+    return windows_union(mine, service.settings.zone, now, until + timedelta(minutes=1))
+
+
+def _busy(
+    service: Service, speaker_id: str, urgent_id: str, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Urgent items of other announcements still to play on this speaker (they go first)."""
+    try:
+        items = service.plan(speaker_id, now).items
+    except Exception:  # no plan, no known competition
+        log.exception("cannot compute the plan of %s for coverage", speaker_id)
+        return []
+    return [
+        (i.start, i.end)
+        for i in items
+        if i.kind is PlayKind.URGENT and i.urgent_id != urgent_id and i.end > now
+    ]
+
+
+# -- sending and cancelling ---------------------------------------------------------------
+
+
+def send(
+    service: Service,
+    user: User,
+    request: UrgentRequest,
+    now: datetime,
+    *,
+    preview: bool = False,
+) -> Sent:
+    """Check the request against the user's role and areas, work out who will hear it when,
+    store it and tell every target at once (the speech follows when rendered).
+
+    With `preview` nothing is stored or sent: the answer says who would hear it when.
+    Raises `WillNotPlay` (nothing stored) when no target can play it before it expires.
+    """
     deployment = service.deployment(now)
     areas = {a.id: a for a in deployment.areas}
     _validate(request, now)
-    if request.override_window and user.role is not Role.ADMIN:
-        raise Forbidden("override_window: only an admin may play outside the windows")
     if user.role is Role.OPERATOR:
         raise Forbidden("operators cannot send urgent announcements")
     for speaker_id in request.speaker_ids:
         access.require_speaker(user, speaker_id, deployment.speakers, areas)
     for area_id in request.area_ids:
         access.require_area(user, area_id, areas)
+    if request.override_window and user.role not in (Role.ADMIN, Role.CHIEF):
+        raise Forbidden("override_window: only an admin or a chief may play outside the windows")
     targets = _targets(request.speaker_ids, request.area_ids, deployment)
     if not targets:
         raise ValidationError("speakers: the chosen areas hold no loudspeaker")
-    clip = _render(service, request, deployment)
+    message = _message(request, deployment)
+    clip = _ready_clip(service, request, message)
     urgent = Urgent(
         id=f"u-{now:%Y%m%d}-{secrets.token_hex(4)}",
         created_at=now,
@@ -77,57 +279,222 @@ def send(service: Service, user: User, request: UrgentRequest, now: datetime) ->
         override_window=request.override_window,
         created_by=user.name,
     )
-    service.store.create_urgent(urgent)
-    payload = event_payload(urgent, clip)
-    last = 0
-    for speaker_id in targets:
-        last = service.store.append_event(speaker_id, EventKind.URGENT, payload, now)
-    service.notifier.publish(last)
-    return urgent
+    cover = coverage(service, urgent, targets, now, deployment)
+    if not any(t.may_play for t in cover):
+        raise WillNotPlay(cover)
+    if preview:
+        return Sent(urgent, cover)
+    chime = _chime(service)
+    payload = event_payload(urgent, clip, chime, service.library.chime_ms)
+    service.store.create_urgent(urgent, [(sid, EventKind.URGENT, payload) for sid in targets], now)
+    service.notifier.publish(service.store.last_event_seq())
+    if clip is None:
+        _render_later(service, urgent, request, message, targets)
+    else:
+        service.request_push()
+    return Sent(urgent, cover)
 
 
 def cancel(service: Service, user: User, urgent_id: str, now: datetime) -> Urgent:
-    """Cancel an urgent the user may see; the speakers playing it stop at once."""
-    view = _visible(service, user, urgent_id, now)
+    """Cancel an urgent the user may see; the speakers playing it stop at once and, with the
+    plan pushed right after, go on with their loop."""
+    view = get(service, user, urgent_id, now)
     if user.role is Role.OPERATOR:
         raise Forbidden("operators cannot cancel urgent announcements")
-    urgent = service.store.cancel_urgent(urgent_id, now)
-    last = 0
-    for speaker_id in view.targets:
-        last = service.store.append_event(speaker_id, EventKind.CANCEL, {"urgent": urgent_id}, now)
-    service.notifier.publish(last)
+    events = [(sid, EventKind.CANCEL, {"urgent": urgent_id}) for sid in view.targets]
+    urgent = service.store.cancel_urgent(urgent_id, now, events)
+    service.notifier.publish(service.store.last_event_seq())
+    service.request_push()
     return urgent
 
 
-def list_for(service: Service, user: User, now: datetime, limit: int = 50) -> list[UrgentView]:
-    """The urgent announcements whose targets the user may see, newest first."""
+def _message(request: UrgentRequest, deployment: Deployment) -> Message | None:
+    if request.message_id is None:
+        return None
+    message = next((m for m in deployment.messages if m.id == request.message_id), None)
+    if message is None:
+        raise ValidationError(f"message: no message {request.message_id!r}")
+    return message
+
+
+def _ready_clip(
+    service: Service, request: UrgentRequest, message: Message | None
+) -> ClipFile | None:
+    """The clip if it is already rendered; None if it must be rendered (after the event).
+
+    Checks what can be checked fast (the text can be spoken, the voice exists) so that a bad
+    request is refused before anything is stored.
+    """
+    library = service.library
+    try:
+        if message is not None:
+            return library.ready_for_message(message)
+        assert request.text is not None
+        return library.ready_for_text(request.text, service.settings.default_voice)
+    except AudioError as exc:
+        field = "text" if request.text is not None else "message"
+        raise ValidationError(f"{field}: {exc}") from exc
+
+
+def _chime(service: Service) -> ClipFile | None:
+    try:
+        return service.library.chime()
+    except AudioError:
+        log.exception("cannot render the chime; urgents wait for their speech")
+        return None
+
+
+def _render_later(
+    service: Service,
+    urgent: Urgent,
+    request: UrgentRequest,
+    message: Message | None,
+    targets: Sequence[str],
+) -> None:
+    """Render the speech off the request, then send `urgent_clip` (or `cancel` if it fails)."""
+
+    def work() -> None:
+        try:
+            if message is not None:
+                clip = service.library.for_message(message)
+            else:
+                assert request.text is not None
+                clip = service.library.for_text(request.text, service.settings.default_voice)
+        except Exception as exc:
+            log.error("urgent %s: its speech cannot be rendered (%s); cancelling it", urgent.id,
+                      exc)  # fmt: skip
+            now = service.clock()
+            events = [(sid, EventKind.CANCEL, {"urgent": urgent.id}) for sid in targets]
+            service.store.cancel_urgent(urgent.id, now, events)
+            service.store.append_audit(
+                now, "system", "urgent.render_failed", urgent.id, {"reason": str(exc)}, None
+            )
+        else:
+            payload = {"urgent": urgent.id, "clip": {"key": clip.key, **clip.to_json()}}
+            service.store.append_events(
+                [(sid, EventKind.URGENT_CLIP, payload) for sid in targets], service.clock()
+            )
+        service.notifier.publish(service.store.last_event_seq())
+        service.request_push()
+
+    threading.Thread(target=work, name=f"render-{urgent.id}", daemon=True).start()
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def list_for(
+    service: Service,
+    user: User,
+    now: datetime,
+    limit: int = 50,
+    before: str | None = None,
+    *,
+    with_coverage: bool = False,
+) -> list[UrgentView]:
+    """The urgent announcements whose targets the user may see, newest first; `before` an id
+    pages on to older ones. Scans in batches so hidden ones do not shorten a page."""
     deployment = service.deployment(now)
     areas = {a.id: a for a in deployment.areas}
     mine = {s.id for s in access.visible_speakers(user, deployment.speakers, areas)}
-    views = []
-    for urgent in service.store.list_urgents(limit=limit):
-        targets = _targets(urgent.speaker_ids, urgent.area_ids, deployment)
-        if user.role is not Role.ADMIN and not set(targets) <= mine:
-            continue
-        views.append(_view(service, urgent, targets, now))
+    if before is not None:
+        get(service, user, before, now)  # 404 for ids the user may not see
+    views: list[UrgentView] = []
+    cursor = before
+    while len(views) < limit:
+        batch = service.store.list_urgents(limit=max(limit, 50), before=cursor)
+        if not batch:
+            break
+        for urgent in batch:
+            targets = _targets(urgent.speaker_ids, urgent.area_ids, deployment)
+            if user.role is not Role.ADMIN and not set(targets) <= mine:
+                continue
+            views.append(_view(service, urgent, targets, now, deployment, with_coverage))
+            if len(views) == limit:
+                break
+        cursor = batch[-1].id
     return views
 
 
-def _visible(service: Service, user: User, urgent_id: str, now: datetime) -> UrgentView:
-    for view in list_for(service, user, now, limit=1000):
-        if view.urgent.id == urgent_id:
-            return view
-    raise NotFound(f"no urgent announcement {urgent_id!r}")
+def get(service: Service, user: User, urgent_id: str, now: datetime) -> UrgentView:
+    """One urgent the user may see, with every target's state; NotFound otherwise (also when
+    it exists but targets speakers beyond the user's reach)."""
+    deployment = service.deployment(now)
+    areas = {a.id: a for a in deployment.areas}
+    try:
+        urgent = service.store.get_urgent(urgent_id)
+    except NotFound:
+        raise NotFound(f"no urgent announcement {urgent_id!r}") from None
+    targets = _targets(urgent.speaker_ids, urgent.area_ids, deployment)
+    if user.role is not Role.ADMIN:
+        mine = {s.id for s in access.visible_speakers(user, deployment.speakers, areas)}
+        if user.role is Role.OPERATOR or not set(targets) <= mine:
+            raise NotFound(f"no urgent announcement {urgent_id!r}")
+    return _view(service, urgent, targets, now, deployment, True)
 
 
-def _view(service: Service, urgent: Urgent, targets: Sequence[str], now: datetime) -> UrgentView:
+def _view(
+    service: Service,
+    urgent: Urgent,
+    targets: Sequence[str],
+    now: datetime,
+    deployment: Deployment,
+    with_coverage: bool,
+) -> UrgentView:
     if urgent.cancelled_at is not None and urgent.cancelled_at <= now:
         state = "cancelled"
     elif urgent.expires_at <= now:
         state = "expired"
     else:
         state = "live"
-    return UrgentView(urgent, state, tuple(targets), service.store.urgent_acks(urgent.id))
+    acks = service.store.urgent_acks(urgent.id)
+    states: tuple[TargetState, ...] = ()
+    if with_coverage:
+        states = target_states(service, urgent, state, targets, acks, now, deployment)
+    return UrgentView(urgent, state, tuple(targets), acks, states)
+
+
+def target_states(
+    service: Service,
+    urgent: Urgent,
+    state: str,
+    targets: Sequence[str],
+    acks: Iterable[UrgentAck],
+    now: datetime,
+    deployment: Deployment,
+) -> tuple[TargetState, ...]:
+    """Each target's state, from its acks, whether it is online and when it will play."""
+    by_speaker = {a.speaker_id: a for a in acks}
+    cover = {c.speaker: c for c in coverage(service, urgent, targets, now, deployment)}
+    found = []
+    for speaker_id in targets:
+        c = cover[speaker_id]
+        ack = by_speaker.get(speaker_id)
+        plays_at, reason = c.plays_at, c.reason
+        if ack is not None and ack.played_at is not None:
+            what = "played"
+        elif ack is not None and ack.cut_at is not None:
+            what = "cut"
+        elif ack is not None and ack.playing_at is not None:
+            what = "playing" if state == "live" else "cut"
+        elif state == "expired":
+            what = "missed"
+        elif state == "cancelled":
+            what = "cancelled"
+        elif not c.online:
+            what = "offline"
+        elif (
+            ack is not None
+            and ack.received_at is not None
+            and (plays_at is None or plays_at <= now + timedelta(seconds=2))
+        ):
+            what = "received"
+        else:
+            what = "waiting"
+        if what not in ("waiting", "received", "offline"):
+            plays_at, reason = None, None
+        found.append(TargetState(speaker_id, c.name, what, plays_at, reason, c.last_seen, ack))
+    return tuple(found)
 
 
 def _targets(speaker_ids: Sequence[str], area_ids: Sequence[str], deployment: Any) -> list[str]:
@@ -155,24 +522,20 @@ def _validate(request: UrgentRequest, now: datetime) -> None:
             raise ValidationError("expires_at: at most 7 days ahead")
 
 
-def _render(service: Service, request: UrgentRequest, deployment: Any) -> ClipFile:
-    try:
-        if request.text is not None:
-            return service.library.for_text(request.text, service.settings.default_voice)
-        message = next((m for m in deployment.messages if m.id == request.message_id), None)
-        if message is None:
-            raise ValidationError(f"message: no message {request.message_id!r}")
-        return service.library.for_message(message)
-    except AudioError as exc:
-        field = "text" if request.text is not None else "message"
-        raise ValidationError(f"{field}: {exc}") from exc
+def clip_json(clip: ClipFile | None) -> dict[str, Any] | None:
+    return None if clip is None else {"key": clip.key, **clip.to_json()}
 
 
-def event_payload(urgent: Urgent, clip: ClipFile) -> dict[str, Any]:
-    """The `urgent` event as the device API contract describes it."""
+def event_payload(
+    urgent: Urgent, clip: ClipFile | None, chime: ClipFile | None = None, chime_ms: int = 0
+) -> dict[str, Any]:
+    """The `urgent` event as the device API contract describes it (`clip` None: the speech
+    is being rendered; an `urgent_clip` event follows)."""
     return {
         "id": urgent.id,
-        "clip": {"key": clip.key, **clip.to_json()},
+        "clip": clip_json(clip),
+        "chime": clip_json(chime),
+        "speech_offset_ms": chime_ms,
         "message": urgent.message_id,
         "repeats": urgent.repeats,
         "interval_s": urgent.interval_s,

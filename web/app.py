@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 
 from broadcaster.config import Settings
 from broadcaster.service import Service
@@ -50,6 +50,18 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify({"ok": True, "name": settings.name})
+
+    @app.after_request
+    def push_changes(response: Response) -> Response:
+        """After a user's successful edit, speakers whose plan changed get a resync (the
+        pusher compares plan ETags off this request)."""
+        if (
+            request.method in ("POST", "PUT", "PATCH", "DELETE")
+            and response.status_code < 400
+            and not request.path.startswith("/api/v1/speakers/")
+        ):
+            service.request_push()
+        return response
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -58,8 +58,8 @@ def clip(key: str) -> Response:
 def events(speaker_id: str) -> Response:
     rt = runtime()
     require_device(speaker_id, rt.clock())
-    after = _int_arg("after", low=0, high=MAX_SEQ)
-    wait = _int_arg("wait", low=0, high=None)
+    after = payloads.query_int(request.args, "after", 0, MAX_SEQ)
+    wait = payloads.query_int(request.args, "wait", 0, None)
     wait_s = min(wait if wait is not None else 25, rt.settings.server.long_poll_max_s)
     found, last = rt.service.events(speaker_id, after, float(wait_s))
     return _json(
@@ -76,22 +76,6 @@ def events(speaker_id: str) -> Response:
             "last": last,
         }
     )
-
-
-def _int_arg(name: str, *, low: int, high: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"{name}: expected a whole number") from None
-    if value < low:
-        raise ValidationError(f"{name}: must be at least {low}")
-    if high is not None and value > high:
-        # Larger numbers overflow the database's integer column (a 500 before).
-        raise ValidationError(f"{name}: must be at most {high}")
-    return value
 
 
 @bp.post("/speakers/<speaker_id>/heartbeat")
@@ -124,7 +108,7 @@ def acks(speaker_id: str) -> Response:
     if not urgent_id:
         raise ValidationError("urgent: required")
     if state not in {s.value for s in AckState}:
-        raise ValidationError("state: expected received, playing or played")
+        raise ValidationError("state: expected received, playing, played or cut")
     at = payloads.moment(data, "at") or now
     rt.service.ack(speaker_id, urgent_id, AckState(state), at)
     return Response(status=204)

@@ -18,7 +18,9 @@ from broadcaster.errors import (
     Unauthenticated,
     ValidationError,
 )
+from broadcaster.urgent import WillNotPlay
 from web.runtime import runtime
+from web.urgent_json import coverage_json
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,11 @@ def register(app: Flask) -> None:
         page = _html_page(status, message)
         if page is not None:
             return page
-        response = jsonify(error_body(code, message, _field_of(message)))
+        body = error_body(code, message, _field_of(message))
+        if isinstance(exc, WillNotPlay):  # nobody would hear it: say why, speaker by speaker
+            body = error_body(exc.code, message, "targets")
+            body["error"]["targets"] = [coverage_json(t) for t in exc.targets]  # type: ignore[index]
+        response = jsonify(body)
         response.status_code = status
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="broadcaster"'

@@ -166,7 +166,7 @@ EVENT = {
     "required": ["seq", "kind", "created_at", "payload"],
     "properties": {
         "seq": {"type": "integer"},
-        "kind": {"enum": ["urgent", "cancel", "stop", "resync"]},
+        "kind": {"enum": ["urgent", "urgent_clip", "cancel", "stop", "resync"]},
         "created_at": TIME,
         "payload": {"type": "object"},
     },
@@ -187,6 +187,50 @@ SPEAKER_STATUS = {
         "clock_offset_ms": {"type": ["integer", "null"]},
         "selftest": {"type": ["object", "null"]},
         "cache": {"type": ["object", "null"]},
+        "plan_etag": {"type": ["string", "null"]},
+        "client_plan_etag": {"type": ["string", "null"]},
+        "synced": {"type": "boolean"},
+    },
+}
+COVERAGE = {
+    "type": "object",
+    "required": ["speaker", "name", "online", "plays_at", "reason"],
+    "properties": {
+        "speaker": {"type": "string"},
+        "name": {"type": "string"},
+        "online": {"type": "boolean"},
+        "plays_at": NTIME,
+        "reason": {
+            "enum": [None, "offline", "outside_windows_until_expiry", "busy_with_higher_priority"]
+        },
+        "last_seen": NTIME,
+    },
+}
+TARGET_STATE = {
+    "type": "object",
+    "required": ["speaker", "name", "state"],
+    "properties": {
+        "speaker": {"type": "string"},
+        "name": {"type": "string"},
+        "state": {
+            "enum": [
+                "offline",
+                "waiting",
+                "received",
+                "playing",
+                "played",
+                "cut",
+                "missed",
+                "cancelled",
+            ]
+        },
+        "plays_at": NTIME,
+        "reason": {"type": ["string", "null"]},
+        "last_seen": NTIME,
+        "received_at": NTIME,
+        "playing_at": NTIME,
+        "played_at": NTIME,
+        "cut_at": NTIME,
     },
 }
 URGENT_IN = {
@@ -229,9 +273,13 @@ URGENT_OUT = {
                     "received_at": NTIME,
                     "playing_at": NTIME,
                     "played_at": NTIME,
+                    "cut_at": NTIME,
                 },
             },
         },
+        "targets": {"type": "array", "items": TARGET_STATE},
+        "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "summary_text": {"type": "string"},
     },
 }
 
@@ -406,7 +454,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/speakers/{speaker_id}/acks": {
                 "post": {
-                    "summary": "Acknowledge an urgent announcement: received, playing or played",
+                    "summary": "Acknowledge an urgent announcement: received, playing, played, cut",
                     "security": device,
                     "parameters": [_speaker_param()],
                     "requestBody": _body(
@@ -415,7 +463,7 @@ def openapi_document() -> dict[str, Any]:
                             "required": ["urgent", "state"],
                             "properties": {
                                 "urgent": ID,
-                                "state": {"enum": ["received", "playing", "played"]},
+                                "state": {"enum": ["received", "playing", "played", "cut"]},
                                 "at": TIME,
                             },
                         }
@@ -450,14 +498,25 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Send an urgent announcement (text or message) to speakers or areas",
                     "security": user,
+                    "description": (
+                        "Answers per target when it will be heard (`plays_at`) or why not "
+                        "(`reason`). When no target can play it before it expires: 422 with "
+                        "code `will_not_play` and the same `targets` list; nothing is stored. "
+                        "Admins and chiefs (for speakers in their areas) may set "
+                        "`override_window`."
+                    ),
                     "requestBody": _body(URGENT_IN),
                     "responses": {
                         "201": _response(
                             "Sent",
                             {
                                 "type": "object",
-                                "required": ["id", "server_time"],
-                                "properties": {"id": {"type": "string"}, "server_time": TIME},
+                                "required": ["id", "targets", "server_time"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "targets": {"type": "array", "items": COVERAGE},
+                                    "server_time": TIME,
+                                },
                             },
                         ),
                         **_errors(401, 403, 404, 422, 507),
@@ -465,7 +524,22 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "get": {
                     "summary": "Urgent announcements the user may see, newest first, with acks",
+                    "description": "Pages: `before` (the last id seen) and `limit` (1-200, 50).",
                     "security": user,
+                    "parameters": [
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                    ],
                     "responses": {
                         "200": _response(
                             "Urgent announcements",
@@ -478,11 +552,61 @@ def openapi_document() -> dict[str, Any]:
                                 },
                             },
                         ),
-                        **_errors(401),
+                        **_errors(401, 404, 422),
                     },
                 },
             },
+            "/urgent/preview": {
+                "post": {
+                    "summary": "Who would hear an urgent announcement when; nothing is stored",
+                    "security": user,
+                    "requestBody": _body(URGENT_IN),
+                    "responses": {
+                        "200": _response(
+                            "Coverage",
+                            {
+                                "type": "object",
+                                "required": ["data", "server_time"],
+                                "properties": {
+                                    "data": {
+                                        "type": "object",
+                                        "required": ["targets"],
+                                        "properties": {
+                                            "targets": {"type": "array", "items": COVERAGE}
+                                        },
+                                    },
+                                    "server_time": TIME,
+                                },
+                            },
+                        ),
+                        **_errors(401, 403, 404, 422, 507),
+                    },
+                }
+            },
             "/urgent/{urgent_id}": {
+                "get": {
+                    "summary": "One urgent announcement with every target's state",
+                    "security": user,
+                    "parameters": [
+                        {
+                            "name": "urgent_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _response(
+                            "Urgent announcement",
+                            {
+                                "type": "object",
+                                "required": ["data", "server_time"],
+                                "properties": {"data": URGENT_OUT, "server_time": TIME},
+                            },
+                        ),
+                        **_errors(401, 404),
+                    },
+                },
                 "delete": {
                     "summary": "Cancel an urgent announcement",
                     "security": user,
@@ -509,7 +633,7 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         **_errors(401, 403, 404, 507),
                     },
-                }
+                },
             },
         },
     }

@@ -16,6 +16,31 @@ from broadcaster.urgent import UrgentRequest
 MAX_ID = 100
 
 
+def query_int(args: Mapping[str, str], name: str, low: int, high: int | None) -> int | None:
+    """A whole-number query parameter within bounds, or None when absent."""
+    raw = args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{name}: expected a whole number") from None
+    if value < low:
+        raise ValidationError(f"{name}: must be at least {low}")
+    if high is not None and value > high:
+        # Larger numbers overflow the database's integer column (a 500 before).
+        raise ValidationError(f"{name}: must be at most {high}")
+    return value
+
+
+def query_id(args: Mapping[str, str], name: str) -> str | None:
+    """An id given as a query parameter, or None when absent."""
+    raw = args.get(name)
+    if raw is not None and not 0 < len(raw) <= MAX_ID:
+        raise ValidationError(f"{name}: expected an id of 1 to {MAX_ID} characters")
+    return raw
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 422 saying what is wrong with it."""
     data = request.get_json(silent=True, force=True)

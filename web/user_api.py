@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -11,7 +13,9 @@ from broadcaster.models import User
 from web import payloads
 from web.auth import current_user
 from web.runtime import iso, runtime
+from web.urgent_json import coverage_json, urgent_json
 
+log = logging.getLogger(__name__)
 bp = Blueprint("user_api", __name__, url_prefix="/api/v1")
 
 
@@ -34,6 +38,8 @@ def speaker_rows(user: User) -> list[dict[str, Any]]:
     for speaker in speakers:
         status = statuses.get(speaker.id)
         online = status is not None and status.online(now, silence)
+        plan_etag = _plan_etag(speaker.id, now)
+        client_etag = status.plan_etag if status else None
         rows.append(
             {
                 "id": speaker.id,
@@ -58,9 +64,20 @@ def speaker_rows(user: User) -> list[dict[str, Any]]:
                     else None
                 ),
                 "cache": dict(status.cache_health) if status and status.cache_health else None,
+                "plan_etag": plan_etag,
+                "client_plan_etag": client_etag,
+                "synced": plan_etag is not None and plan_etag == client_etag,
             }
         )
     return rows
+
+
+def _plan_etag(speaker_id: str, now: datetime) -> str | None:
+    try:
+        return runtime().service.plan(speaker_id, now).etag
+    except Exception:  # a plan that cannot be computed is shown as not synced, not as a 500
+        log.exception("cannot compute the plan of %s", speaker_id)
+        return None
 
 
 @bp.get("/speakers")
@@ -69,33 +86,16 @@ def speakers() -> Response:
     return _json(speaker_rows(user))
 
 
-def urgent_json(view: urgent.UrgentView) -> dict[str, Any]:
-    u = view.urgent
-    acks = {a.speaker_id: a for a in view.acks}
-    return {
-        "id": u.id,
-        "state": view.state,
-        "text": u.text,
-        "message": u.message_id,
-        "speakers": list(u.speaker_ids),
-        "areas": list(u.area_ids),
-        "repeats": u.repeats,
-        "interval_s": u.interval_s,
-        "override_window": u.override_window,
-        "created_at": iso(u.created_at),
-        "created_by": u.created_by,
-        "expires_at": iso(u.expires_at),
-        "cancelled_at": iso(u.cancelled_at),
-        "acks": [
-            {
-                "speaker": speaker_id,
-                "received_at": iso(acks[speaker_id].received_at) if speaker_id in acks else None,
-                "playing_at": iso(acks[speaker_id].playing_at) if speaker_id in acks else None,
-                "played_at": iso(acks[speaker_id].played_at) if speaker_id in acks else None,
-            }
-            for speaker_id in view.targets
-        ],
-    }
+def _audit_send(sent: urgent.Sent, now: datetime) -> None:
+    u = sent.urgent
+    heard = sum(1 for t in sent.targets if t.plays_at is not None)
+    runtime().service.store.append_audit(
+        now, g.actor, "urgent.send", u.id,
+        {"text": u.text, "message": u.message_id, "speakers": list(u.speaker_ids),
+         "areas": list(u.area_ids), "override_window": u.override_window,
+         "targets": len(sent.targets), "will_play": heard},
+        request.remote_addr,
+    )  # fmt: skip
 
 
 @bp.post("/urgent")
@@ -104,17 +104,29 @@ def send_urgent() -> Response:
     now = rt.clock()
     user = current_user(now)
     sent = urgent.send(rt.service, user, payloads.urgent_request(payloads.json_body()), now)
-    rt.service.store.append_audit(
-        now, g.actor, "urgent.send", sent.id,
-        {"text": sent.text, "message": sent.message_id, "speakers": list(sent.speaker_ids),
-         "areas": list(sent.area_ids),
-         "override_window": sent.override_window},
-        request.remote_addr,
-    )  # fmt: skip
-    response = jsonify({"id": sent.id, "server_time": iso(now)})
+    _audit_send(sent, now)
+    response = jsonify(
+        {
+            "id": sent.urgent.id,
+            "targets": [coverage_json(t) for t in sent.targets],
+            "server_time": iso(now),
+        }
+    )
     response.status_code = 201
-    response.headers["Location"] = f"/api/v1/urgent/{sent.id}"
+    response.headers["Location"] = f"/api/v1/urgent/{sent.urgent.id}"
     return response
+
+
+@bp.post("/urgent/preview")
+def preview_urgent() -> Response:
+    """Who would hear it when, without storing or sending anything."""
+    rt = runtime()
+    now = rt.clock()
+    user = current_user(now)
+    sent = urgent.send(
+        rt.service, user, payloads.urgent_request(payloads.json_body()), now, preview=True
+    )
+    return _json({"targets": [coverage_json(t) for t in sent.targets]})
 
 
 @bp.get("/urgent")
@@ -122,7 +134,23 @@ def list_urgent() -> Response:
     rt = runtime()
     now = rt.clock()
     user = current_user(now)
-    return _json([urgent_json(v) for v in urgent.list_for(rt.service, user, now)])
+    limit = payloads.query_int(request.args, "limit", 1, urgent.PAGE_MAX) or 50
+    before = payloads.query_id(request.args, "before")
+    views = urgent.list_for(rt.service, user, now, limit=limit, before=before)
+    response = _json([urgent_json(v) for v in views])
+    if len(views) == limit:
+        response.headers["Link"] = (
+            f'</api/v1/urgent?before={views[-1].urgent.id}&limit={limit}>; rel="next"'
+        )
+    return response
+
+
+@bp.get("/urgent/<urgent_id>")
+def get_urgent(urgent_id: str) -> Response:
+    rt = runtime()
+    now = rt.clock()
+    user = current_user(now)
+    return _json(urgent_json(urgent.get(rt.service, user, urgent_id, now)))
 
 
 @bp.delete("/urgent/<urgent_id>")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, Table, insert, select, update
 from sqlalchemy.engine import Connection
@@ -100,6 +102,25 @@ class StoreBase:
         if value is None:
             raise RuntimeError(f"counter {counter!r} is missing: was the database migrated?")
         return int(value)
+
+    def _insert_events(
+        self,
+        conn: Connection,
+        events: Sequence[tuple[str | None, str, Mapping[str, Any]]],
+        now: datetime,
+    ) -> int:
+        """Queue events (speaker id or None for all, kind, payload) in the caller's
+        transaction; returns the last sequence number (0 when there were none)."""
+        seq = 0
+        for speaker_id, kind, payload in events:
+            seq = self._bump(conn, "events")
+            conn.execute(
+                insert(t.events).values(
+                    seq=seq, speaker_id=speaker_id, kind=kind, payload=dict(payload),
+                    created_at=now,
+                )
+            )  # fmt: skip
+        return seq
 
     def _touch_catalog(self, conn: Connection) -> None:
         """Record that areas, speakers, messages, programs or schedules changed."""

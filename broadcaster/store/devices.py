@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from broadcaster.errors import NotFound, ValidationError
@@ -183,23 +183,21 @@ class DevicesStore(StoreBase):
         self, speaker_id: str | None, kind: EventKind, payload: Mapping[str, Any], now: datetime
     ) -> int:
         """Queue a command for one speaker (or every speaker: None); returns its sequence."""
-        try:
-            kind = EventKind(kind)
-        except ValueError:
-            allowed = ", ".join(k.value for k in EventKind)
-            raise ValidationError(f"event.kind: {kind!r} is not one of {allowed}") from None
+        return self.append_events([(speaker_id, kind, payload)], now)
+
+    def append_events(
+        self, events: Sequence[tuple[str | None, EventKind, Mapping[str, Any]]], now: datetime
+    ) -> int:
+        """Queue several events in one transaction (all or none); returns the last sequence."""
+        checked = []
+        for speaker_id, kind, payload in events:
+            try:
+                checked.append((speaker_id, EventKind(kind).value, payload))
+            except ValueError:
+                allowed = ", ".join(k.value for k in EventKind)
+                raise ValidationError(f"event.kind: {kind!r} is not one of {allowed}") from None
         with self.transaction() as conn:
-            seq = self._bump(conn, "events")
-            conn.execute(
-                insert(t.events).values(
-                    seq=seq,
-                    speaker_id=speaker_id,
-                    kind=kind.value,
-                    payload=dict(payload),
-                    created_at=now,
-                )
-            )
-        return seq
+            return self._insert_events(conn, checked, now)
 
     def events_after(self, speaker_id: str, after_seq: int, limit: int = 100) -> tuple[Event, ...]:
         """Events for this speaker or for all speakers with `seq > after_seq`, in order."""

@@ -18,6 +18,7 @@ class TokenKind(StrEnum):
 
 class EventKind(StrEnum):
     URGENT = "urgent"
+    URGENT_CLIP = "urgent_clip"
     STOP = "stop"
     RESYNC = "resync"
     CANCEL = "cancel"
@@ -27,6 +28,7 @@ class AckState(StrEnum):
     RECEIVED = "received"
     PLAYING = "playing"
     PLAYED = "played"
+    CUT = "cut"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ class UrgentAck:
     received_at: datetime | None = None
     playing_at: datetime | None = None
     played_at: datetime | None = None
+    cut_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

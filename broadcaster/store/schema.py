@@ -195,6 +195,7 @@ urgent_acks = Table(
     Column("received_at", UtcDateTime, nullable=True),
     Column("playing_at", UtcDateTime, nullable=True),
     Column("played_at", UtcDateTime, nullable=True),
+    Column("cut_at", UtcDateTime, nullable=True),
 )
 
 users = Table(
@@ -279,7 +280,7 @@ events = Table(
     Column("kind", String(20), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False, index=True),
-    CheckConstraint("kind IN ('urgent', 'stop', 'resync', 'cancel')", name="kind"),
+    CheckConstraint("kind IN ('urgent', 'urgent_clip', 'stop', 'resync', 'cancel')", name="kind"),
     Index("ix_events_speaker_seq", "speaker_id", "seq"),
 )
 

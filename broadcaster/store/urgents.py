@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -12,12 +14,16 @@ from broadcaster.models import Urgent
 from broadcaster.store import schema as t
 from broadcaster.store.base import StoreBase, insert_if_absent
 from broadcaster.store.places import exists
-from broadcaster.store.records import AckState, UrgentAck
+from broadcaster.store.records import AckState, EventKind, UrgentAck
+
+# Events queued in the same transaction as the change they announce: (speaker, kind, payload)
+Events = Sequence[tuple[str | None, EventKind, Mapping[str, Any]]]
 
 _ACK_COLUMN = {
     AckState.RECEIVED: "received_at",
     AckState.PLAYING: "playing_at",
     AckState.PLAYED: "played_at",
+    AckState.CUT: "cut_at",
 }
 
 
@@ -93,10 +99,13 @@ def _check_targets(conn: Connection, u: Urgent) -> None:
 class UrgentsStore(StoreBase):
     """Urgent announcements and their per-speaker acknowledgements."""
 
-    def create_urgent(self, urgent: Urgent) -> Urgent:
+    def create_urgent(
+        self, urgent: Urgent, events: Events = (), now: datetime | None = None
+    ) -> Urgent:
         """Store a new urgent announcement; its message and targets must exist.
 
         Targets are kept as plain ids afterwards: the record outlives a deleted speaker.
+        `events` (e.g. one `urgent` per target) commit with it or not at all.
         """
         with self.transaction() as conn:
             if exists(conn, t.urgents.c.id, urgent.id):
@@ -128,6 +137,7 @@ class UrgentsStore(StoreBase):
                     ]
                     conn.execute(insert(table), rows)
             self._touch_catalog(conn)
+            self._insert_events(conn, events, now or urgent.created_at)
         return urgent
 
     def get_urgent(self, urgent_id: str) -> Urgent:
@@ -137,8 +147,9 @@ class UrgentsStore(StoreBase):
             raise NotFound(f"no urgent announcement {urgent_id!r}")
         return found[0]
 
-    def cancel_urgent(self, urgent_id: str, now: datetime) -> Urgent:
-        """Cancel from `now` on; cancelling twice keeps the first time."""
+    def cancel_urgent(self, urgent_id: str, now: datetime, events: Events = ()) -> Urgent:
+        """Cancel from `now` on; cancelling twice keeps the first time (and queues `events`
+        only the first time, in the same transaction)."""
         with self.transaction() as conn:
             if not exists(conn, t.urgents.c.id, urgent_id):
                 raise NotFound(f"no urgent announcement {urgent_id!r}")
@@ -149,14 +160,27 @@ class UrgentsStore(StoreBase):
             )
             if done.rowcount:
                 self._touch_catalog(conn)
+                self._insert_events(conn, events, now)
             return load_urgents(conn, t.urgents.c.id == urgent_id)[0]
 
     def list_urgents(
-        self, *, live_at: datetime | None = None, limit: int = 100
+        self, *, live_at: datetime | None = None, limit: int = 100, before: str | None = None
     ) -> tuple[Urgent, ...]:
-        """Newest first; with `live_at`, only those not cancelled or expired then."""
+        """Newest first; with `live_at`, only those not cancelled or expired then; with
+        `before` (an urgent id), only those older than it (pages: pass the last id seen)."""
         with self.transaction(write=False) as conn:
             where = live_clause(live_at) if live_at is not None else None
+            if before is not None:
+                row = conn.execute(
+                    select(t.urgents.c.created_at).where(t.urgents.c.id == before)
+                ).first()
+                if row is None:
+                    raise NotFound(f"no urgent announcement {before!r}")
+                older = or_(
+                    t.urgents.c.created_at < row[0],
+                    and_(t.urgents.c.created_at == row[0], t.urgents.c.id < before),
+                )
+                where = older if where is None else and_(where, older)
             return load_urgents(conn, where, limit)
 
     def ack_urgent(

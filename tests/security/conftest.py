@@ -101,9 +101,9 @@ def _village(
     sent = urgent.send(
         service,
         admin,
-        urgent.UrgentRequest(text=f"{word}紧急秘密", speaker_ids=(speaker,)),
+        urgent.UrgentRequest(text=f"{word}紧急秘密", speaker_ids=(speaker,), override_window=True),
         NOW,
-    )
+    ).urgent
     record, _plain = store.issue_token(TokenKind.DEVICE, speaker, NOW, label=f"{key} device")
     clip = service.library.for_message(message)
     service.heartbeat(

@@ -121,6 +121,12 @@ ROUTES: dict[tuple[str, str], Case] = {
         USER_OBJECT, "/api/v1/urgent", json={"text": "测试", "speakers": ["{speaker}"]}
     ),
     ("DELETE", "/api/v1/urgent/<urgent_id>"): Case(USER_OBJECT, "/api/v1/urgent/{urgent}"),
+    ("GET", "/api/v1/urgent/<urgent_id>"): Case(USER_OBJECT, "/api/v1/urgent/{urgent}"),
+    ("POST", "/api/v1/urgent/preview"): Case(
+        USER_OBJECT,
+        "/api/v1/urgent/preview",
+        json={"text": "测试", "speakers": ["{speaker}"], "override_window": True},
+    ),
     # user API: messages, programs, schedules (web/catalog_api.py)
     ("GET", "/api/v1/messages"): Case(USER_LIST, "/api/v1/messages"),
     ("POST", "/api/v1/messages"): Case(USER_CREATE, "/api/v1/messages", json=MESSAGE_JSON),

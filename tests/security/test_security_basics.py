@@ -120,7 +120,7 @@ def test_cookie_authenticated_urgent_api_needs_the_csrf_header(
     login_as: Callable[[str], FlaskClient], service: Service
 ) -> None:
     client = login_as("chief-tunli")
-    body = {"text": "紧急通知", "speakers": ["tunli-village-1"]}
+    body = {"text": "紧急通知", "speakers": ["tunli-village-1"], "override_window": True}
     assert client.post("/api/v1/urgent", json=body).status_code == 403
     forged = client.post("/api/v1/urgent", json=body, headers={"X-CSRF-Token": "forged"})
     assert forged.status_code == 403
@@ -379,7 +379,9 @@ def test_urgent_sends_and_cancels_are_audited_from_the_api_and_the_panel(
     _record, token = service.store.issue_token(TokenKind.USER, "chief-tunli", NOW)
     api = {"Authorization": f"Bearer {token}"}
     sent = client.post(
-        "/api/v1/urgent", headers=api, json={"text": "紧急", "speakers": ["tunli-village-1"]}
+        "/api/v1/urgent",
+        headers=api,
+        json={"text": "紧急", "speakers": ["tunli-village-1"], "override_window": True},
     )
     assert sent.status_code == 201
     api_id = sent.get_json()["id"]
@@ -392,6 +394,7 @@ def test_urgent_sends_and_cancels_are_audited_from_the_api_and_the_panel(
         "repeats": "1",
         "interval_s": "0",
         "expires_min": "30",
+        "override_window": "1",  # 10:00: outside the village's windows
     }
     assert post(panel, "/urgent", form).status_code == 302
     panel_id = next(u.id for u in service.store.list_urgents() if u.id != api_id)

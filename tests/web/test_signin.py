@@ -79,7 +79,8 @@ def test_form_post_without_or_with_wrong_csrf_changes_nothing(login_as, service:
 
 def test_cookie_authenticated_urgent_api_needs_the_csrf_header(login_as, service: Service) -> None:  # type: ignore[no-untyped-def]
     client = login_as("chief-tunli")
-    body = {"text": "紧急通知", "speakers": ["tunli-village-1"]}
+    # 10:00: the village's windows are 07-09 and 17:30-19, so the chief overrides them
+    body = {"text": "紧急通知", "speakers": ["tunli-village-1"], "override_window": True}
     response = client.post("/api/v1/urgent", json=body)
     assert response.status_code == 403
     assert not service.store.list_urgents()
@@ -99,7 +100,7 @@ def test_bearer_token_api_stays_free_of_csrf(client: FlaskClient, service: Servi
     from broadcaster.store import TokenKind
 
     _record, token = service.store.issue_token(TokenKind.USER, "chief-tunli", clock[0])
-    body = {"text": "紧急通知", "speakers": ["tunli-village-1"]}
+    body = {"text": "紧急通知", "speakers": ["tunli-village-1"], "override_window": True}
     response = client.post(
         "/api/v1/urgent", json=body, headers={"Authorization": f"Bearer {token}"}
     )

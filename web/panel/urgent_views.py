@@ -121,7 +121,7 @@ def send():  # type: ignore[no-untyped-def]
         override_window=override,
     )
     try:
-        sent = urgent.send(runtime().service, me.user, request_, moment)
+        sent = urgent.send(runtime().service, me.user, request_, moment).urgent
     except ValidationError as exc:
         field, _sep, reason = str(exc).partition(": ")
         form.error(
