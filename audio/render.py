@@ -266,6 +266,42 @@ class Renderer:
             entry = self._finish(key, samples, chime, fmt, "")
             return RenderedClip(entry, cached=False)
 
+    @property
+    def chime_ms(self) -> int:
+        """Where the speech part of a chimed clip begins: the chime's length in ms."""
+        rate = self.settings.sample_rate
+        return len(chime(rate)) * 1000 // rate
+
+    def render_chime(self, fmt: str = "wav") -> RenderedClip:
+        """The chime alone (plus a short tail), so a speaker can sound it before the speech
+        of an urgent announcement is rendered; the same loudness treatment as every clip."""
+        if fmt not in FORMATS:
+            raise InvalidInput(f"unsupported clip format {fmt!r}")
+        fields = self._fields(ClipRequest("", "", 160, 1.0, True, fmt), "", "chime")
+        key = cache_key(fields)
+        with self._lock(key):
+            entry = self.cache.get(key, fmt)
+            if entry is not None:
+                return RenderedClip(entry, cached=True)
+            rate = self.settings.sample_rate
+            samples, lufs, peak = loudness.normalize(
+                np.concatenate([chime(rate), np.zeros(int(rate * 0.1))]),
+                rate,
+                self.settings.target_lufs,
+                self.settings.true_peak_dbtp,
+            )
+            with self.cache.writer(key, fmt) as tmp:
+                export(samples, rate, fmt, tmp, self.settings.mp3_bitrate)
+            entry = self.cache.put(
+                key,
+                fmt,
+                duration_ms=round(1000 * len(samples) / rate),
+                loudness_lufs=lufs,
+                true_peak_dbtp=peak,
+                spoken_text="",
+            )
+            return RenderedClip(entry, cached=False)
+
     def _finish(
         self, key: str, speech: np.ndarray, with_chime: bool, fmt: str, spoken: str
     ) -> CacheEntry:
