@@ -116,7 +116,9 @@ BAD_FORMS = [
     ("chief-tunli", "/urgent", URGENT | {"speakers": ""}, "speakers", "紧急通知"),
     ("chief-tunli", "/urgent", URGENT | {"repeats": "0"}, "repeats", "紧急通知"),
     ("chief-tunli", "/urgent", URGENT | {"expires_min": "x"}, "expires_min", "紧急通知"),
-    ("chief-tunli", "/urgent", URGENT | {"override_window": "1"}, "override_window", "紧急通知"),
+    # chiefs may now play outside the windows (issue 9); what stays refused is a send that
+    # nobody can hear: tunli-village-1 is offline and outside its windows until it expires
+    ("chief-tunli", "/urgent", URGENT | {"step": "confirm"}, "speakers", "紧急通知"),
     ("chief-tunli", "/urgent", URGENT | {"source": "message", "message": "ghost"}, "message", ""),
     ("chief-tunli", "/urgent", URGENT | {"source": "recording"}, "recording", ""),
     (

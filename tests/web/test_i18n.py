@@ -55,6 +55,7 @@ def test_values_shown_through_variables_are_translated() -> None:
     from broadcaster.models import AreaKind, PlayKind, Role, SpeakerKind
     from web.panel import TITLES
     from web.panel.schedules import WEEKDAYS
+    from web.panel.urgent_views import STATE_LABELS
 
     dynamic = [
         *(r.value for r in Role),
@@ -63,6 +64,7 @@ def test_values_shown_through_variables_are_translated() -> None:
         *(k.value for k in PlayKind),
         *WEEKDAYS,
         *TITLES.values(),
+        *STATE_LABELS.values(),
         "live",
         "expired",
         "cancelled",

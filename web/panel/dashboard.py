@@ -1,13 +1,24 @@
-"""The dashboard: every visible speaker's status, today's plays and today's plan."""
+"""The dashboard: every visible speaker's status, today's plays and today's plan.
+
+The page polls `/dashboard/live` every 2 s (status, what is playing by its title, whether
+each speaker runs the current plan: a small JSON answer) and swaps the whole cards, with
+their timelines, every 30 s. `/dashboard/live` also feeds the "synced n/m" line that pages
+show after an edit.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, jsonify, render_template
+from werkzeug.wrappers import Response
 
+from broadcaster import planning
+from broadcaster.editing import Scope
 from web.panel.common import now, page, scope
+from web.panel.i18n import _
 from web.panel.timeline import day_timeline
 from web.runtime import runtime
 from web.user_api import speaker_rows
@@ -15,12 +26,56 @@ from web.user_api import speaker_rows
 bp = Blueprint("dashboard", __name__)
 
 
-def cards() -> list[dict[str, Any]]:
+def playing_title(me: Scope, speaker_id: str, playing: Mapping[str, Any] | None) -> str | None:
+    """What a speaker plays, as people name it: the message's title, the urgent's text."""
+    if not playing:
+        return None
+    kind, message_id = playing.get("kind"), playing.get("message")
+    titles = {m.id: m.title for m in me.deployment.messages}
+    if message_id:
+        title = titles.get(str(message_id), str(message_id))
+        return _("Urgent: %(what)s", what=title) if kind == "urgent" else title
+    if kind == "urgent":
+        return _("Urgent: %(what)s", what=_live_urgent_text(me, speaker_id))
+    if kind == "selftest":
+        return _("Self-test")
+    return _(str(kind)) if kind else _("something")
+
+
+def _live_urgent_text(me: Scope, speaker_id: str) -> str:
+    deployment = me.deployment
+    areas = {a.id: a for a in deployment.areas}
+    speaker = next((s for s in deployment.speakers if s.id == speaker_id), None)
+    chain = set(planning.area_chain(speaker.area_id, areas)) if speaker else set()
+    mine = [u for u in deployment.urgents if speaker_id in u.speaker_ids or chain & set(u.area_ids)]
+    if not mine:
+        return "…"
+    text = max(mine, key=lambda u: u.created_at).text or ""
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _rows() -> list[dict[str, Any]]:
+    me = scope()
+    return [
+        row | {"playing_title": playing_title(me, row["id"], row["now_playing"])}
+        for row in speaker_rows(me.user)
+    ]
+
+
+def sync_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "synced": sum(1 for r in rows if r["synced"]),
+        "total": len(rows),
+        "offline": sum(1 for r in rows if not r["online"]),
+    }
+
+
+def cards(rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One card per speaker the user may see: status row, plays today, timeline."""
     me = scope()
     rt = runtime()
     moment = now()
-    rows = speaker_rows(me.user)
+    rows = _rows() if rows is None else rows
     day = moment.astimezone(rt.settings.zone).date()
     plays = Counter(p.speaker_id for p in rt.service.store.plays_on_day(day, rt.settings.zone))
     messages = {m.id: m for m in me.deployment.messages}
@@ -36,11 +91,56 @@ def cards() -> list[dict[str, Any]]:
 
 @bp.get("/")
 def index() -> str:
-    return page("panel/dashboard.html", cards=cards())
+    rows = _rows()
+    return page(
+        "panel/dashboard.html",
+        cards=cards(rows),
+        sync=sync_counts(rows),
+        sync_text=sync_text,
+        sync_label=sync_label,
+    )
 
 
 @bp.get("/dashboard/cards")
 def fragment() -> str:
-    """The cards alone, for the page's script to swap in every few seconds."""
+    """The cards alone, for the page's script to swap in every 30 seconds."""
     scope()
-    return render_template("panel/_cards.html", cards=cards())
+    return render_template("panel/_cards.html", cards=cards(), sync_label=sync_label)
+
+
+@bp.get("/dashboard/live")
+def live() -> Response:
+    """What changes by the second, for the page's script: small and cheap to poll."""
+    rows = _rows()
+    counts = sync_counts(rows)
+    return jsonify(
+        {
+            **counts,
+            "text": sync_text(counts),
+            "speakers": [
+                {
+                    "id": r["id"],
+                    "online": r["online"],
+                    "synced": r["synced"],
+                    "playing": r["playing_title"],
+                    "badge": _("online") if r["online"] else _("offline"),
+                    "sync_label": sync_label(r),
+                }
+                for r in rows
+            ],
+        }
+    )
+
+
+def sync_text(counts: Mapping[str, int]) -> str:
+    """'Synced 21/23 (2 offline)', in the user's language."""
+    text = _("Synced %(n)s/%(total)s", n=counts["synced"], total=counts["total"])
+    if counts["offline"]:
+        text += _(" (%(n)s offline)", n=counts["offline"])
+    return text
+
+
+def sync_label(row: Mapping[str, Any]) -> str:
+    if row["synced"]:
+        return _("current plan")
+    return _("not reachable") if not row["online"] else _("updating…")

@@ -3,10 +3,16 @@
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-  // Parts of a page that refresh themselves (dashboard cards, urgent acks).
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
+  }
+
+  // Parts of a page that refresh themselves (dashboard cards, urgent acks); `data-every`
+  // is the period in ms; a fragment holding [data-final] ends the refreshing.
   document.querySelectorAll("[data-refresh]").forEach(function (box) {
     var busy = false;
-    setInterval(function () {
+    var timer = setInterval(function () {
       if (busy || document.hidden) return;
       busy = true;
       fetch(box.dataset.refresh, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
@@ -15,11 +21,109 @@
           box.innerHTML = html;
           var stamp = document.getElementById("updated");
           if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+          if (box.querySelector("[data-final]")) clearInterval(timer);
         })
         .catch(function () {})
         .then(function () { busy = false; });
-    }, 5000);
+    }, Number(box.dataset.every) || 5000);
   });
+
+  // Dashboard: status, what plays and the plan sync of every card, every 2 s (small JSON).
+  var syncCount = document.getElementById("sync-count");
+  if (syncCount) {
+    var liveBusy = false;
+    setInterval(function () {
+      if (liveBusy || document.hidden) return;
+      liveBusy = true;
+      getJSON(syncCount.dataset.live).then(function (data) {
+        syncCount.textContent = data.text;
+        syncCount.classList.toggle("all", data.synced === data.total);
+        data.speakers.forEach(function (s) {
+          var card = document.getElementById("speaker-" + s.id);
+          if (!card) return;
+          card.classList.toggle("online", s.online);
+          card.classList.toggle("offline", !s.online);
+          var badge = card.querySelector(".badge");
+          if (badge) {
+            badge.textContent = s.badge;
+            badge.className = "badge state-" + (s.online ? "online" : "offline");
+          }
+          var playing = card.querySelector(".now-playing");
+          if (playing) playing.textContent = s.playing || "\u2014";
+          var plan = card.querySelector(".plan-sync");
+          if (plan) { plan.textContent = s.sync_label; plan.classList.toggle("synced", s.synced); }
+        });
+        var stamp = document.getElementById("updated");
+        if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+      }).catch(function () {}).then(function () { liveBusy = false; });
+    }, 2000);
+  }
+
+  // After an edit: how many loudspeakers already run the new plan, for a minute.
+  var syncStatus = document.getElementById("sync-status");
+  if (syncStatus) {
+    var started = Date.now();
+    var syncTimer = setInterval(function () {
+      if (Date.now() - started > 60000) { clearInterval(syncTimer); return; }
+      getJSON(syncStatus.dataset.live).then(function (data) {
+        syncStatus.hidden = false;
+        syncStatus.textContent = syncStatus.dataset.label + " " + data.text;
+        if (data.synced + data.offline >= data.total && Date.now() - started > 4000) {
+          syncStatus.textContent += " \u2713";
+          clearInterval(syncTimer);
+        }
+      }).catch(function () {});
+    }, 2000);
+  }
+
+  // Urgent page: who would hear it, asked again as the user edits (the form's own two
+  // steps, Send then Confirm, work without this).
+  var live = document.getElementById("live-coverage");
+  if (live) {
+    var form = live.closest("form");
+    var words = JSON.parse(live.dataset.words || "{}");
+    var pending = null;
+    var ask = function () {
+      var source = form.querySelector('input[name="source"]:checked');
+      var body = {
+        speakers: Array.from(form.querySelectorAll('input[name="speakers"]:checked')).map(function (i) { return i.value; }),
+        areas: Array.from(form.querySelectorAll('input[name="areas"]:checked')).map(function (i) { return i.value; }),
+        repeats: Number(form.querySelector('[name="repeats"]').value) || 1,
+        interval_s: Number(form.querySelector('[name="interval_s"]').value) || 0,
+        override_window: form.querySelector('[name="override_window"]').checked
+      };
+      var minutes = Number(form.querySelector('[name="expires_min"]').value) || 60;
+      body.expires_at = new Date(Date.now() + minutes * 60000).toISOString();
+      if (source && source.value === "message") body.message = form.querySelector('select[name="message"]').value;
+      else if (source && source.value === "text") body.text = form.querySelector('[name="text"]').value;
+      else body.text = words.stand_in;
+      if (!body.speakers.length && !body.areas.length) { live.textContent = ""; return; }
+      if (!body.text && !body.message) { live.textContent = ""; return; }
+      fetch(live.dataset.url, {
+        method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }
+      }).then(function (r) { return r.json().then(function (data) { return [r.status, data]; }); })
+        .then(function (answer) {
+          var status = answer[0], data = answer[1];
+          var targets = status === 200 ? data.data.targets : (data.error && data.error.targets);
+          if (!targets) { live.textContent = ""; return; }
+          var now = 0, later = 0, never = [];
+          var soon = Date.now() + 2000 + 1000;
+          targets.forEach(function (t) {
+            if (t.plays_at && Date.parse(t.plays_at) <= soon) now += 1;
+            else if (t.plays_at) later += 1;
+            else never.push(t.name + "\uff1a" + (words[t.reason] || t.reason));
+          });
+          var text = words.now + " " + now + " \u00b7 " + words.later + " " + later + " \u00b7 " + words.never + " " + never.length;
+          if (never.length) text += " \u2014 " + never.join("\uff1b");
+          if (status !== 200) text = words.nobody + " " + text;
+          live.textContent = text;
+          live.classList.toggle("error", status !== 200);
+        }).catch(function () {});
+    };
+    form.addEventListener("input", function () { clearTimeout(pending); pending = setTimeout(ask, 400); });
+    form.addEventListener("change", function () { clearTimeout(pending); pending = setTimeout(ask, 400); });
+  }
 
   // Ordered lists of rows: move up, move down, remove, add.
   document.addEventListener("click", function (ev) {
