@@ -1,7 +1,8 @@
 """A real `broadcaster serve`, a real playback client and Debian's Chromium via Playwright.
 
 The server runs a small deployment: villages 甲村 (chief-a) and 乙村 (chief-b), two fixed
-loudspeakers and a patrol vehicle with a route, one district-wide schedule around now.
+loudspeakers and a patrol vehicle with a route, one schedule around now for them; 甲村北喇叭
+plays only in a window that opens 40 minutes from now (for the urgent coverage tests).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def deployment() -> str:
     now = aware_now()
     start = (now - timedelta(hours=1)).astimezone(ZONE)
     end = (now + timedelta(hours=3)).astimezone(ZONE)
+    later = (now + timedelta(minutes=40)).astimezone(ZONE)
     return f"""\
 deployment:
   name: 浏览器测试
@@ -50,6 +52,7 @@ areas:
 speakers:
   - {{id: spk-a, name: 甲村大喇叭, kind: fixed, area: village-a}}
   - {{id: spk-b, name: 乙村大喇叭, kind: fixed, area: village-b}}
+  - {{id: spk-a2, name: 甲村北喇叭, kind: fixed, area: village-a}}
   - id: car-a
     name: 甲村宣传车
     kind: vehicle
@@ -65,8 +68,13 @@ programs:
 schedules:
   - id: s1
     program: p1
-    areas: [district]
+    speakers: [spk-a, spk-b, car-a]
     start: "{start:%H:%M:%S}"
+    end: "{end:%H:%M:%S}"
+  - id: s2
+    program: p1
+    speakers: [spk-a2]
+    start: "{later:%H:%M:%S}"
     end: "{end:%H:%M:%S}"
 users:
   - {{name: chief-a, role: chief, areas: [village-a]}}
@@ -168,6 +176,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def client_a(server: Server) -> Iterator[Client]:
     """A running playback client for 甲村大喇叭."""
     client = Client("spk-a", server.root, server.url, server.device_token("spk-a"))
+    client.start()
+    try:
+        yield client
+    finally:
+        client.stop()
+
+
+@pytest.fixture(scope="session")
+def client_a2(server: Server) -> Iterator[Client]:
+    """A running playback client for 甲村北喇叭 (outside its window for the next 40 minutes)."""
+    client = Client("spk-a2", server.root, server.url, server.device_token("spk-a2"))
     client.start()
     try:
         yield client

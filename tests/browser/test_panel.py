@@ -115,7 +115,9 @@ def test_chief_sends_an_urgent_and_watches_the_client_play_it(
     page.fill('input[name="repeats"]', "1")
     page.click("#preview-button")
     page.wait_for_function("() => document.getElementById('spoken-text').textContent.length > 0")
-    page.click("button.urgent-send")
+    page.click("button.urgent-send")  # Send… shows who will hear it; Confirm sends
+    page.wait_for_selector("#coverage #count-now:has-text('现在听到：1')")
+    page.click("button.urgent-confirm")
     page.wait_for_selector("#acks")
     page.wait_for_selector("#ack-spk-a td.received:not(:empty)", timeout=30_000)
     page.wait_for_selector("#ack-spk-a.played", timeout=60_000)
@@ -129,7 +131,14 @@ def test_another_villages_chief_finds_nothing_of_village_a(page_as: Any, server:
     for path in ("/", "/messages", "/programs", "/schedules", "/speakers", "/urgent", "/reports"):
         page.goto(path)
         body = page.text_content("body")
-        for marker in ("甲村停水通知", "甲村循环", "sched-a", "甲村大喇叭", "甲村宣传车"):
+        for marker in (
+            "甲村停水通知",
+            "甲村循环",
+            "sched-a",
+            "甲村大喇叭",
+            "甲村宣传车",
+            "甲村北喇叭",
+        ):
             assert marker not in body, (path, marker)
         hrefs = page.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
         assert not [
@@ -263,3 +272,127 @@ def test_pages_fit_a_phone_screen(page_as: Any, path: str) -> None:
     page.goto(path)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, (path, overflow)
+
+
+SHOTS = Path("/tmp")
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"broadcaster-panel-{name}.png"), full_page=True)
+
+
+def _urgent_form(page: Any, text: str, speakers: list[str], expires_min: int) -> None:
+    page.goto("/urgent")
+    page.check('input[name="source"][value="text"]')
+    page.fill('textarea[name="text"]', text)
+    for speaker in speakers:
+        page.check(f'input[name="speakers"][value="{speaker}"]')
+    page.fill('input[name="repeats"]', "1")
+    page.fill('input[name="expires_min"]', str(expires_min))
+
+
+def _online(server: Server, *speakers: str) -> bool:
+    rows = (
+        Panel(server.url).login("chief-a", "browser-test-pw-1").get(server.url + "/dashboard/live")
+    )
+    found = {s["id"]: s["online"] for s in rows.json()["speakers"]}
+    return all(found.get(s) for s in speakers)
+
+
+def test_a_chief_sees_who_will_hear_it_before_confirming(
+    page_as: Any, server: Server, client_a: Client, client_a2: Client
+) -> None:
+    assert wait_for(lambda: _online(server, "spk-a", "spk-a2"), 60, 1)
+    page = page_as("chief-a")
+    _urgent_form(page, "紧急通知：明天上午停电检修。", ["spk-a", "spk-a2", "car-a"], 120)
+    # as the user edits, the page asks the server (JS) ...
+    page.wait_for_selector("#live-coverage:has-text('现在听到： 1')")
+    # ... and Send shows it in full, nothing sent yet
+    page.click("button.urgent-send")
+    page.wait_for_selector("#coverage")
+    assert page.text_content("#count-now") == "现在听到：1"
+    later = (aware_now() + timedelta(minutes=40)).strftime("%H:%M")
+    assert page.text_content("#count-later").startswith("稍后听到：1")
+    assert page.text_content("#cover-spk-a .when") == "现在"
+    assert page.text_content("#cover-spk-a2 .when") in (
+        f"稍后，{later}",
+        f"稍后，{(aware_now() + timedelta(minutes=39)).strftime('%H:%M')}",
+    )
+    assert page.text_content("#count-never") == "听不到：1"
+    assert page.text_content("#cover-car-a .why") == "离线，从未连接；如在有效期内恢复连接会补播"
+    assert page.is_visible("button.urgent-confirm:has-text('确认发送')")
+    _shot(page, "urgent-coverage")
+    # a shorter expiry: 甲村北喇叭 will not hear it, and says why
+    page.fill('input[name="expires_min"]', "20")
+    page.click("button.urgent-send")
+    page.wait_for_selector("#count-never:has-text('听不到：2')")
+    assert page.text_content("#cover-spk-a2 .why") == "在它过期之前都不在播放时段内"
+    assert page.is_visible("#outside-hint")
+    listing = page.request.get("/api/v1/urgent?limit=200").json()["data"]
+    assert not [u for u in listing if u["text"] == "紧急通知：明天上午停电检修。"]
+
+
+def test_outside_the_windows_needs_the_override_and_its_confirmation(
+    page_as: Any, server: Server, client_a2: Client
+) -> None:
+    assert wait_for(lambda: _online(server, "spk-a2"), 60, 1)
+    page = page_as("chief-a")
+    text = "紧急通知：北片区马上停水。"
+    _urgent_form(page, text, ["spk-a2"], 20)
+    page.click("button.urgent-send")
+    # nobody can hear it: said at the override box, with the fix, per speaker
+    error = page.wait_for_selector("#override-field #err-override_window")
+    assert "没有喇叭能播放它" in error.text_content()
+    assert "在播放时段之外也播放" in error.text_content()
+    assert page.text_content("#coverage h2") == "没有喇叭会播放"
+    assert page.text_content("#cover-spk-a2 .why") == "在它过期之前都不在播放时段内"
+    assert not page.query_selector("button.urgent-confirm")
+    _shot(page, "urgent-will-not-play")
+    page.check('input[name="speakers"][value="car-a"]')
+    page.check('input[name="override_window"]')
+    page.click("button.urgent-send")
+    page.wait_for_selector("#count-now:has-text('现在听到：1')")
+    assert "其中 1 个喇叭现在不在播放时段内" in page.text_content(".override-confirm")
+    confirm = page.text_content("button.urgent-confirm")
+    assert "现在就播放" in confirm and "夜间" in confirm
+    page.click("button.urgent-confirm")  # without ticking the confirmation: refused
+    page.wait_for_selector("#err-override_confirmed")
+    listing = page.request.get("/api/v1/urgent?limit=200").json()["data"]
+    assert not [u for u in listing if u["text"] == text]
+    _shot(page, "urgent-override-confirm")
+    page.check('input[name="override_confirmed"]')
+    page.click("button.urgent-confirm")
+    page.wait_for_selector("#acks")
+    # per speaker: the vehicle is offline, the loudspeaker plays it now, outside its window
+    assert page.text_content("#ack-car-a .state") == "离线"
+    assert page.text_content("#ack-car-a .detail") == "离线，从未连接"
+    page.wait_for_selector("#ack-spk-a2[data-state='played']", timeout=60_000)
+    assert page.text_content("#ack-spk-a2 .state") == "已播放"
+    assert page.text_content("#ack-summary") == "1/2 已播放，1 离线"
+    assert not page.query_selector("td:empty")
+    _shot(page, "urgent-detail")
+    page.goto("/urgent")
+    assert "1/2 已播放，1 离线" in page.text_content("#urgent-list")
+
+
+def test_the_dashboard_names_the_playing_message_and_counts_synced_speakers(
+    page_as: Any, server: Server, client_a: Client
+) -> None:
+    page = page_as("chief-a")
+    # 甲村大喇叭 loops 全区通知 (m1), or 甲村停水通知 (msg-a) once sched-a (an earlier test)
+    # runs: shown by its title, never its id, within the 2 s poll
+    page.wait_for_function(
+        "() => ['全区通知', '甲村停水通知'].includes("
+        "document.querySelector('#speaker-spk-a .now-playing').textContent.trim())",
+        timeout=30_000,
+    )
+    page.wait_for_selector("#speaker-spk-a .plan-sync.synced:has-text('已同步')", timeout=30_000)
+    count = page.text_content("#sync-count")
+    assert count.startswith("已同步 ") and "/3" in count, count
+    _shot(page, "dashboard-live")
+    # after an edit, the page it lands on says how many loudspeakers run the new plan
+    page.goto("/messages/msg-a")
+    page.click('button.primary:has-text("保存")')
+    page.wait_for_selector("p.notice:has-text('已保存')")
+    status = page.wait_for_selector("#sync-status:has-text('喇叭同步新计划：已同步')")
+    assert "/3" in status.text_content()

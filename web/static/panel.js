@@ -67,7 +67,8 @@
       if (Date.now() - started > 60000) { clearInterval(syncTimer); return; }
       getJSON(syncStatus.dataset.live).then(function (data) {
         syncStatus.hidden = false;
-        syncStatus.textContent = syncStatus.dataset.label + " " + data.text;
+        var label = syncStatus.dataset.label;
+        syncStatus.textContent = label + (/:$/.test(label) ? " " : "") + data.text;
         if (data.synced + data.offline >= data.total && Date.now() - started > 4000) {
           syncStatus.textContent += " \u2713";
           clearInterval(syncTimer);
