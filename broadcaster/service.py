@@ -17,7 +17,7 @@ from broadcaster import planning
 from broadcaster.clips import ClipLibrary
 from broadcaster.config import Settings
 from broadcaster.errors import NotFound
-from broadcaster.models import PlayLogEntry
+from broadcaster.models import PlayLogEntry, Urgent
 from broadcaster.notify import Notifier
 from broadcaster.plans import PlanDocument, build_plan, plan_span
 from broadcaster.store import (
@@ -29,6 +29,7 @@ from broadcaster.store import (
     SpeakerStatus,
     Store,
 )
+from broadcaster.store.urgents import RECENT
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,24 @@ class Service:
     def deployment(self, now: datetime) -> Deployment:
         """The current deployment; re-read only when the catalog revision moved.
 
-        Live urgents depend on `now` as well: expired ones drop out on the next read.
+        Its urgents are the live ones and those that ended recently (the planner needs both:
+        the loop goes on from where an urgent left it); an urgent older than that drops out
+        on the next read.
         """
         revision = self.store.catalog_revision()
         cached = self._deployment
         if cached is not None and cached[0] == revision:
             deployment = cached[1]
-            live = tuple(u for u in deployment.urgents if u.is_live(now))
-            if len(live) == len(deployment.urgents):
+            horizon = now - RECENT
+            if all(u.is_live(horizon) for u in deployment.urgents):
                 return deployment
         deployment = self.store.deployment(now)
         self._deployment = (revision, deployment)
         return deployment
+
+    def live_urgents(self, now: datetime) -> tuple[Urgent, ...]:
+        """The urgents not cancelled and not expired at `now`."""
+        return tuple(u for u in self.deployment(now).urgents if u.is_live(now))
 
     # -- plans -------------------------------------------------------------------------------
     def plan(self, speaker_id: str, now: datetime) -> PlanDocument:

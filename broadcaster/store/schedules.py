@@ -15,7 +15,7 @@ from broadcaster.store.base import StoreBase
 from broadcaster.store.content import load_messages, load_programs
 from broadcaster.store.places import exists, load_areas, load_speakers
 from broadcaster.store.records import Deployment
-from broadcaster.store.urgents import live_clause, load_urgents
+from broadcaster.store.urgents import load_urgents, recent_clause
 
 
 def weekday_mask(days: Iterable[int]) -> int:
@@ -182,7 +182,8 @@ class SchedulesStore(StoreBase):
             self._touch_catalog(conn)
 
     def deployment(self, now: datetime) -> Deployment:
-        """Areas, speakers, messages, programs, schedules and the urgents live at `now`.
+        """Areas, speakers, messages, programs, schedules and the urgents live at `now` or
+        ended (expired, cancelled) shortly before it: the planner places both.
 
         Read in one consistent snapshot, so the planner never sees half of an edit.
         """
@@ -193,7 +194,7 @@ class SchedulesStore(StoreBase):
                 messages=load_messages(conn),
                 programs=load_programs(conn),
                 schedules=load_schedules(conn),
-                urgents=load_urgents(conn, live_clause(now)),
+                urgents=load_urgents(conn, recent_clause(now)),
                 revision=self._counter(conn, "catalog"),
             )
 

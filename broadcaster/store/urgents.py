@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
@@ -25,6 +25,16 @@ _ACK_COLUMN = {
     AckState.PLAYED: "played_at",
     AckState.CUT: "cut_at",
 }
+
+
+# Urgents that ended (expired or cancelled) this long ago still shape the plans: the loop
+# goes on from where they left it, so a cancel or an expiry never moves the loop's clips.
+RECENT = timedelta(days=2)
+
+
+def recent_clause(now: datetime) -> ColumnElement[bool]:
+    """Urgents live at `now` or ended within `RECENT` before it (the planner's input)."""
+    return live_clause(now - RECENT)
 
 
 def live_clause(now: datetime) -> ColumnElement[bool]:

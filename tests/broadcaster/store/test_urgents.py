@@ -9,6 +9,7 @@ import pytest
 from broadcaster.errors import Conflict, NotFound, ValidationError
 from broadcaster.models import Urgent
 from broadcaster.store import AckState, Store
+from broadcaster.store.urgents import RECENT
 from tests.broadcaster.store.conftest import NOW
 
 HOUR = timedelta(hours=1)
@@ -74,14 +75,20 @@ def test_urgents_list_newest_first_and_filter_live(seeded: Store) -> None:
     assert not old.is_live(NOW)
 
 
-def test_cancelling_keeps_the_first_time_and_the_planner_stops_seeing_it(seeded: Store) -> None:
+def test_cancelling_keeps_the_first_time_and_the_planner_stops_seeing_it_later(
+    seeded: Store,
+) -> None:
     seeded.create_urgent(_urgent("u1"))
     assert [u.id for u in seeded.deployment(NOW).urgents] == ["u1"]
     later = NOW + timedelta(minutes=5)
     cancelled = seeded.cancel_urgent("u1", later)
     assert cancelled.cancelled_at == later
     assert seeded.cancel_urgent("u1", later + HOUR).cancelled_at == later
-    assert seeded.deployment(later).urgents == ()
+    # The planner still sees it, cancelled, while it can shape today's plans (the loop goes on
+    # from the cancel), and no longer once that is over.
+    (seen,) = seeded.deployment(later).urgents
+    assert seen.id == "u1" and seen.cancelled_at == later
+    assert seeded.deployment(later + RECENT + timedelta(seconds=1)).urgents == ()
     assert [u.id for u in seeded.deployment(NOW).urgents] == ["u1"]  # before the cancel
     with pytest.raises(NotFound):
         seeded.cancel_urgent("nope", later)
@@ -90,7 +97,8 @@ def test_cancelling_keeps_the_first_time_and_the_planner_stops_seeing_it(seeded:
 def test_an_urgent_that_starts_later_is_live_until_it_expires(seeded: Store) -> None:
     seeded.create_urgent(_urgent("soon", starts_at=NOW + HOUR, expires_at=NOW + 2 * HOUR))
     assert [u.id for u in seeded.deployment(NOW).urgents] == ["soon"]
-    assert seeded.deployment(NOW + 2 * HOUR).urgents == ()
+    assert [u.id for u in seeded.deployment(NOW + 2 * HOUR).urgents] == ["soon"]  # just ended
+    assert seeded.deployment(NOW + 2 * HOUR + RECENT).urgents == ()
 
 
 def test_acknowledgements_keep_the_first_time_of_each_state(seeded: Store) -> None:
