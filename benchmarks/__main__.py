@@ -9,7 +9,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from benchmarks import bench_audio, bench_load, bench_urgent
+from benchmarks import bench_audio, bench_emergency, bench_load, bench_urgent
 
 
 def main() -> int:
@@ -22,6 +22,11 @@ def main() -> int:
     bench_audio.main()
     print("== urgent latency on 23 real clients; client memory and idle CPU", flush=True)
     bench_urgent.main([])
+    print(
+        "== emergency path on 23 real clients: edit -> synced, urgent -> first sample, cancel -> loop",
+        flush=True,
+    )
+    bench_emergency.main([])
     print("== 1,000 simulated speakers: plan and heartbeat throughput and latency", flush=True)
     bench_load.main([])
     return 0
