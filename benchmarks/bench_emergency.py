@@ -95,7 +95,7 @@ def urgents_and_cancels(
         for c in running:
             first_sound.append(_starts(c, "urgent")[before[c.speaker]]["t"] - sent)
 
-        def speaking() -> bool:  # the speech (not only the chime) has been playing a while
+        def speaking(before: dict[str, int] = before) -> bool:  # the speech has been playing
             return all(
                 len(_starts(c, "urgent")) >= before[c.speaker] + 2
                 and time.time() - _starts(c, "urgent")[-1]["t"] > 1.0
@@ -108,7 +108,7 @@ def urgents_and_cancels(
             f"{server.url}/api/v1/urgent/{urgent_id}", headers=headers, timeout=30
         ).raise_for_status()
 
-        def looping() -> bool:
+        def looping(cancelled: float = cancelled) -> bool:
             return all(any(s["t"] > cancelled for s in _starts(c, "loop")) for c in running)
 
         assert wait_for(looping, 30), "the loop did not come back everywhere"

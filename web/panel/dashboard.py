@@ -47,7 +47,8 @@ def _live_urgent_text(me: Scope, speaker_id: str) -> str:
     areas = {a.id: a for a in deployment.areas}
     speaker = next((s for s in deployment.speakers if s.id == speaker_id), None)
     chain = set(planning.area_chain(speaker.area_id, areas)) if speaker else set()
-    mine = [u for u in deployment.urgents if speaker_id in u.speaker_ids or chain & set(u.area_ids)]
+    live = runtime().service.live_urgents(now())
+    mine = [u for u in live if speaker_id in u.speaker_ids or chain & set(u.area_ids)]
     if not mine:
         return "…"
     text = max(mine, key=lambda u: u.created_at).text or ""
