@@ -13,6 +13,8 @@ from broadcaster.client.pcm import ClipReader, scale
 
 CHUNK_S = 0.02
 FADE_S = 0.2
+# An urgent must be heard at once: the clip it preempts fades out faster (still click-free).
+URGENT_FADE_S = 0.1
 TAIL_GRACE_S = 0.05  # a clip that overruns its stop by less than this counts as complete
 JOIN_GRACE_S = 0.005  # a clip that can start this little after its time plays from its start
 
@@ -101,7 +103,12 @@ class Pacer:
                 if fade_end is None:
                     why = check()
                     if why:
-                        reason, fade_end = why, t + self._fade_s
+                        fade = (
+                            min(self._fade_s, URGENT_FADE_S)
+                            if why == "cut:urgent"
+                            else self._fade_s
+                        )
+                        reason, fade_end = why, t + fade
                 n = self._chunk
                 limit = min(x for x in (stop_at, fade_end, math.inf) if x is not None)
                 if limit < math.inf:

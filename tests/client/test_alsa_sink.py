@@ -232,8 +232,8 @@ def test_an_urgent_still_cuts_a_clip_before_its_end(device: Path, tmp_path: Path
     finally:
         sink.close()
     assert (result.completed, result.reason) == (False, "cut:urgent")
-    # Written until the cut (at about 0.3 s) and its 0.2 s fade; heard a lead later.
-    assert result.frames / RATE == pytest.approx(0.3 + 0.2, abs=0.05)
+    # Written until the cut (at about 0.3 s) and its 0.1 s urgent fade; heard a lead later.
+    assert result.frames / RATE == pytest.approx(0.3 + 0.1, abs=0.04)
     assert result.started_mono - began == pytest.approx(LEAD_S, abs=0.03)
     raw = device.read_bytes()
     assert find_all(raw, clip) == []

@@ -107,18 +107,24 @@ def test_a_deadline_stops_playback_exactly_with_a_fade(tmp_path: Path, clip: Pat
         assert max(abs(s) for s in tail) < 200  # faded, not a click
 
 
-def test_a_cut_fades_out_over_200_ms(tmp_path: Path, clip: Path) -> None:
+@pytest.mark.parametrize(
+    ("reason", "fade_s"),
+    [("cut:stop", 0.2), ("cut:window-end", 0.2), ("cut:urgent", 0.1)],
+)
+def test_a_cut_fades_out_over_200_ms_or_100_ms_for_an_urgent(
+    tmp_path: Path, clip: Path, reason: str, fade_s: float
+) -> None:
     sink = FileSink(tmp_path / "speaker.wav")
     began = time.monotonic()
     result = Pacer(sink).play(
         ClipReader(clip, RATE),
         INFO,
-        check=lambda: "cut:urgent" if time.monotonic() - began > 0.5 else None,
+        check=lambda: reason if time.monotonic() - began > 0.5 else None,
     )
     took = time.monotonic() - began
     sink.close()
-    assert result.reason == "cut:urgent" and not result.completed
-    assert took == pytest.approx(0.72, abs=0.06)
+    assert result.reason == reason and not result.completed
+    assert took == pytest.approx(0.52 + fade_s, abs=0.04)
 
 
 def test_null_sink_paces_like_a_device(clip: Path) -> None:
