@@ -154,6 +154,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     # panel: dashboard and lists
     ("GET", "/"): Case(PANEL_LIST, "/"),
     ("GET", "/dashboard/cards"): Case(PANEL_LIST, "/dashboard/cards"),
+    ("GET", "/dashboard/live"): Case(PANEL_LIST, "/dashboard/live"),
     ("GET", "/messages"): Case(PANEL_LIST, "/messages?q=秘密"),
     ("GET", "/messages/new"): Case(PANEL_LIST, "/messages/new"),
     ("POST", "/messages/new"): Case(PANEL_LIST, "/messages/new", form=MESSAGE_FORM),

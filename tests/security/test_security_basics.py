@@ -396,7 +396,13 @@ def test_urgent_sends_and_cancels_are_audited_from_the_api_and_the_panel(
         "expires_min": "30",
         "override_window": "1",  # 10:00: outside the village's windows
     }
-    assert post(panel, "/urgent", form).status_code == 302
+    preview = post(panel, "/urgent", form)  # first who will hear it, then the confirm
+    assert preview.status_code == 200 and not [u for u in service.store.list_urgents()
+                                               if u.id != api_id]  # fmt: skip
+    key = re.search(r'name="preview_key" value="([^"]*)"', preview.get_data(as_text=True))
+    assert key is not None
+    confirmed = {**form, "step": "confirm", "preview_key": key.group(1), "override_confirmed": "1"}
+    assert post(panel, "/urgent", confirmed).status_code == 302
     panel_id = next(u.id for u in service.store.list_urgents() if u.id != api_id)
     assert post(panel, f"/urgent/{panel_id}/cancel").status_code == 302
     lines = _lines(service)
