@@ -10,11 +10,13 @@ run: bootstrap
 	$(VENV)/broadcaster serve --config config.yaml --data data
 
 # Exits non-zero when a test fails and when no test ran (pytest exit code 5).
+# Two workers (pytest-xdist), one test file per worker at a time: real servers and clients
+# of one file never share a worker's time with another file's.
 test: bootstrap
-	$(VENV)/python -m pytest -m "not slow" -q
+	$(VENV)/python -m pytest -m "not slow" -q -n 2 --dist loadfile
 
 test-slow: bootstrap
-	$(VENV)/python -m pytest -m slow -q
+	$(VENV)/python -m pytest -m slow -q -n 2 --dist loadfile
 
 lint: bootstrap
 	$(VENV)/ruff check .
