@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from audio.errors import AudioError
-from broadcaster import access, planning
+from broadcaster import access, editing, planning
 from broadcaster.clips import ClipFile
 from broadcaster.errors import Forbidden, NotFound, ValidationError
 from broadcaster.models import Message, PlayKind, Role, Speaker, Urgent, User
@@ -263,7 +263,7 @@ def send(
     targets = _targets(request.speaker_ids, request.area_ids, deployment)
     if not targets:
         raise ValidationError("speakers: the chosen areas hold no loudspeaker")
-    message = _message(request, deployment)
+    message = _message(service, user, request, deployment)
     clip = _ready_clip(service, request, message)
     urgent = Urgent(
         id=f"u-{now:%Y%m%d}-{secrets.token_hex(4)}",
@@ -308,11 +308,16 @@ def cancel(service: Service, user: User, urgent_id: str, now: datetime) -> Urgen
     return urgent
 
 
-def _message(request: UrgentRequest, deployment: Deployment) -> Message | None:
+def _message(
+    service: Service, user: User, request: UrgentRequest, deployment: Deployment
+) -> Message | None:
+    """The message to announce, if the user may use it: another area's own message is
+    answered exactly like one that does not exist."""
     if request.message_id is None:
         return None
     message = next((m for m in deployment.messages if m.id == request.message_id), None)
-    if message is None:
+    scope = editing.scope_for(user, service.store, deployment)
+    if message is None or not scope.sees_owned("message", message.id):
         raise ValidationError(f"message: no message {request.message_id!r}")
     return message
 

@@ -413,3 +413,32 @@ def test_chief_sees_own_village_in_the_catalog_api(world: World, actor: str) -> 
         assert object_id in [x["id"] for x in listed]
         one = client.get(f"/api/v1/{kind}/{object_id}", headers=headers)
         assert one.status_code == 200 and one.get_json()["data"]["id"] == object_id
+
+
+def test_a_chief_cannot_broadcast_another_villages_private_message(world: World) -> None:
+    """Issue 10: the panel refused it; the API must too, and answer exactly as for a message
+    that does not exist (its existence is not revealed)."""
+    client, headers = world.client("chief-B")
+    own_speaker = world.villages["B"].speaker
+    before = snapshot(world.service)
+
+    def send(message_id: str) -> dict:
+        body = {"message": message_id, "speakers": [own_speaker], "override_window": True}
+        answer = client.post("/api/v1/urgent", headers=headers, json=body)
+        assert answer.status_code == 422, answer.get_data(as_text=True)
+        return answer.get_json()["error"]
+
+    hidden = send(world.villages["A"].message)
+    missing = send("no-such-message")
+    assert hidden["field"] == missing["field"] == "message"
+    assert hidden["message"].replace(world.villages["A"].message, "X") == missing[
+        "message"
+    ].replace("no-such-message", "X")
+    assert snapshot(world.service) == before  # nothing stored, nothing sent
+    answer = client.post(
+        "/api/v1/urgent",
+        headers=headers,
+        json={"message": world.villages["B"].message, "speakers": [own_speaker],
+              "override_window": True},
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.get_data(as_text=True)  # its own message: fine
