@@ -28,7 +28,8 @@ Rules (DESIGN.md "Planning rules"), with the choices made where the design is si
    items never overlap: a repeat that would collide with an earlier-placed urgent item waits
    for its end. A repeat plays only if it starts before ``expires_at`` and before a known
    ``cancelled_at``; without ``override_window`` only if it lies entirely within the covered
-   windows (otherwise that repeat is dropped, not postponed). A loop clip that was already
+   windows: otherwise it waits for the next window it fits in (as a client that received it
+   does), and is dropped if that is not before the expiry. A loop clip that was already
    playing when the urgent was created is cut at the urgent's start (``cut=True``, end = urgent
    start); a loop clip starting after the urgent is known treats its start as a hard stop.
    After an urgent item the loop resumes with the next clip after ``gap_s``, in the same window,
@@ -389,20 +390,20 @@ def _place_urgents(
         length, interval = clip.duration_ms, round(urgent.interval_s * 1000)
         t = to_ms(urgent.starts_at)
         for _ in range(urgent.repeats):
+            hard_stop: int | None = None
             moved = True
-            while moved:  # wait for any earlier-placed urgent item this one would overlap
+            while moved and t < stop:
                 moved = False
-                for s, e, *_ in slots:
+                for s, e, *_ in slots:  # wait for any earlier-placed urgent item it overlaps
                     if s < t + length and t < e:
                         t, moved = e, True
+                if not urgent.override_window:
+                    hard_stop = next((e for s, e in coverage if s <= t and t + length <= e), None)
+                    if hard_stop is None:  # wait for the next window it fits in
+                        later = [s for s, e in coverage if s > t and s + length <= e]
+                        t, moved = (min(later), True) if later else (stop, False)
             if t >= stop:
                 break
-            hard_stop: int | None = None
-            if not urgent.override_window:
-                hard_stop = next((e for s, e in coverage if s <= t and t + length <= e), None)
-                if hard_stop is None:
-                    t += length + interval
-                    continue
             if t + length > stop:  # cut by the cancel or the expiry: the loop goes on at once
                 slots.append((t, stop, created, urgent, clip, hard_stop, stop + margin, True))
                 break

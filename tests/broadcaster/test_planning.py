@@ -379,6 +379,16 @@ def test_urgent_outside_the_window(kwargs: dict[str, Any], expected: list[str]) 
     assert all(i.window_end is None for i in urgent_items)
 
 
+def test_urgent_sent_before_the_window_plays_at_its_start_without_override() -> None:
+    night = urgent(start=at(MONDAY, 6, 30), repeats=2, expires_at=at(MONDAY, 9))
+    items = run(WINDOW, urgents=(night,), now=at(MONDAY, 6, 30))
+    assert brief(items)[:3] == [
+        ("07:00:00", "07:00:15", "urgent"),  # waited for the window, as the clients do
+        ("07:00:15", "07:00:30", "urgent"),
+        ("07:00:35", "07:00:55", "a"),
+    ]
+
+
 def test_repeat_running_past_the_window_end_does_not_play_without_override() -> None:
     items = run(WINDOW, urgents=(urgent(start=at(MONDAY, 7, 59, 40), repeats=3),))
     urgent_items = [i for i in items if i.kind is PlayKind.URGENT]

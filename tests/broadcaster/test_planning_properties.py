@@ -170,7 +170,8 @@ def urgent_cases(draw: st.DrawFn) -> tuple[Case, tuple[Urgent, ClipRef]]:
 
 
 def expected_repeats(case: Case, urgent: Urgent, clip: ClipRef) -> list[int]:
-    """The urgent repeats that must play: rule 4, computed independently of the planner."""
+    """The urgent repeats that must play: rule 4, computed independently of the planner
+    (without override, a repeat outside the windows waits for the next one it fits in)."""
     covered: list[tuple[int, int]] = []
     for s, e in sorted(case.windows_ms()):
         if covered and s <= covered[-1][1]:
@@ -180,10 +181,14 @@ def expected_repeats(case: Case, urgent: Urgent, clip: ClipRef) -> list[int]:
     lo, hi = (to_ms(t) for t in case.span)
     found, t, d = [], to_ms(urgent.starts_at), clip.duration_ms
     for _ in range(urgent.repeats):
+        if not urgent.override_window and not any(s <= t and t + d <= e for s, e in covered):
+            later = [s for s, e in covered if s > t and s + d <= e]  # waits for a window
+            if not later:
+                break
+            t = min(later)
         if t >= to_ms(urgent.expires_at):
             break
-        if urgent.override_window or any(s <= t and t + d <= e for s, e in covered):
-            found.append(t)
+        found.append(t)
         t += d + round(urgent.interval_s * 1000)
     expiry = to_ms(urgent.expires_at)
     return [t for t in found if lo <= t and min(t + d, expiry) <= hi]
