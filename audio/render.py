@@ -16,6 +16,7 @@ import numpy as np
 
 from audio import loudness
 from audio.cache import CacheEntry, ClipCache, cache_key, file_sha256
+from audio.decode import DecodeTimeout, Unreadable, decode_slot, decode_stream
 from audio.errors import AudioError, InvalidInput
 from audio.textnorm import normalize
 from audio.tts import SpeechRequest, Synthesizer
@@ -25,6 +26,8 @@ RENDERER_VERSION = 1
 FORMATS = ("wav", "mp3", "ogg")
 _EXTENSIONS = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".opus": "ogg"}
 _SPEAKABLE = re.compile(r"[\w\u3400-\u9fff]")
+# No stored recording is decoded past this (uploads are checked against a shorter limit).
+RECORDING_CAP_S = 3600.0
 
 
 def format_for(path: Path) -> str:
@@ -105,21 +108,16 @@ def _trim_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -
     return samples[max(0, loud[0] - keep) : loud[-1] + keep]
 
 
-def decode_audio(path: Path, rate: int) -> np.ndarray:
-    """Any audio file ffmpeg reads, as mono float samples at `rate`."""
-    from pydub import AudioSegment  # imported here: pydub warns about audioop at import
-    from pydub.exceptions import CouldntDecodeError
+def decode_audio(path: Path, rate: int, max_s: float = RECORDING_CAP_S) -> np.ndarray:
+    """Any audio file ffmpeg reads, as mono float samples at `rate`.
 
+    Streamed through an ffmpeg subprocess with a hard cap of `max_s` seconds of samples and
+    a wall-time cap (see `audio.decode`): never the whole file into memory.
+    """
     try:
-        # pydub leaves a path it opened unclosed; hand it a file we close ourselves.
-        with path.open("rb") as source:
-            segment = AudioSegment.from_file(source)
-    except (CouldntDecodeError, IndexError, OSError) as exc:
+        return decode_stream(path, rate, max_s)
+    except (Unreadable, DecodeTimeout) as exc:
         raise InvalidInput(f"cannot decode audio file {path.name}: {exc}") from exc
-    if len(segment) == 0:
-        raise InvalidInput(f"audio file {path.name} holds no sound")
-    segment = segment.set_channels(1).set_frame_rate(rate).set_sample_width(2)
-    return np.array(segment.get_array_of_samples(), dtype=np.float64) / 32768.0
 
 
 def read_wav(path: Path, rate: int) -> np.ndarray:
@@ -262,7 +260,8 @@ class Renderer:
             entry = self.cache.get(key, fmt)
             if entry is not None:
                 return RenderedClip(entry, cached=True)
-            samples = decode_audio(source, self.settings.sample_rate)
+            with decode_slot():
+                samples = decode_audio(source, self.settings.sample_rate)
             entry = self._finish(key, samples, chime, fmt, "")
             return RenderedClip(entry, cached=False)
 

@@ -409,6 +409,18 @@ REFUSALS = {
     "undecodable": "The file could not be read as audio; it may be damaged.",
     "silent": "The recording is silent.",
     "too_long": "The recording is %(seconds)s s long; the limit is %(limit)s s.",
+    "too_long_stream": "The recording is longer than the limit of %(limit)s s.",
+    "too_big": "The file is %(mb)s MB; the limit is %(limit)s MB.",
+    "format": "This file is not a .%(ext)s recording (it holds %(found)s): "
+    "use WAV, MP3, M4A/AAC, OGG or WebM, named for what it is.",
+    "busy": "The server is busy with other recordings; try again in a minute.",
+    "slow": "The recording took too long to read; it may be damaged.",
+}
+REFUSAL_VALUES = {
+    "too_long": ("seconds", "limit"),
+    "too_long_stream": ("limit",),
+    "too_big": ("mb", "limit"),
+    "format": ("ext", "found"),
 }
 
 
@@ -424,12 +436,9 @@ def save_upload(service: Service, upload: RecordingUpload) -> tuple[str, str]:
             max_s=upload.max_s,
         )
     except RecordingRefused as exc:
-        values: dict[str, object] = {}
-        if exc.code == "too_long":
-            values = {
-                "seconds": exc.detail.get("seconds", "?"),
-                "limit": exc.detail.get("limit", "?"),
-            }
+        values: dict[str, object] = {
+            key: exc.detail.get(key, "?") for key in REFUSAL_VALUES.get(exc.code, ())
+        }
         text = REFUSALS.get(exc.code, exc.code)
         raise Invalid([Problem("recording", text, values)]) from exc
     return name, sha

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from audio import decode
 from audio.errors import InvalidInput
-from audio.render import decode_audio
 from broadcaster import access
 from broadcaster.models import Area, Message, Program, Role, Schedule, Speaker, User
 from broadcaster.service import Service
@@ -40,6 +40,7 @@ OWNERS_KEY = "panel.owners"
 LEXICON_KEY = "panel.lexicon"
 RECORDING_TYPES = ("wav", "mp3", "m4a", "aac", "mp4", "webm", "ogg", "oga", "opus")
 SILENCE_DBFS = -45.0
+MAX_RECORDING_BYTES = 30 * 1024 * 1024
 _owners_guard = threading.Lock()
 
 
@@ -137,8 +138,9 @@ def set_owner(store: Store, kind: str, object_id: str, area_id: str | None) -> N
 
 
 class RecordingRefused(Exception):
-    """An uploaded recording cannot be used; `code` says why (empty, type, undecodable,
-    silent, too_long), `detail` carries numbers for the message."""
+    """An uploaded recording cannot be used; `code` says why (empty, type, format,
+    undecodable, silent, too_long, too_long_stream, too_big, busy, slow), `detail` carries
+    numbers and names for the message."""
 
     def __init__(self, code: str, **detail: Any) -> None:
         super().__init__(code)
@@ -170,39 +172,66 @@ def recording_type(filename: str, content_type: str) -> str:
 
 
 def save_recording(
-    folder: Path, data: bytes, ext: str, *, sample_rate: int, max_s: float
+    folder: Path,
+    data: bytes,
+    ext: str,
+    *,
+    sample_rate: int,
+    max_s: float,
+    max_bytes: int = MAX_RECORDING_BYTES,
 ) -> tuple[str, str, float]:
     """Check an upload and keep it as `<sha256>.<ext>` in `folder`.
 
-    Returns (file name, sha256, duration in seconds). Empty, undecodable, silent and too
-    long recordings are refused before anything is kept.
+    Returns (file name, sha256, duration in seconds). Empty, oversized, unknown or
+    mismatched formats and too long recordings (by the container's own account) are refused
+    before any decoding; the decode itself is streamed with a hard cap on samples and time
+    and holds one of the few decode slots (`audio.decode`). Undecodable and silent
+    recordings are refused too; nothing is kept on refusal.
     """
     if not data:
         raise RecordingRefused("empty")
+    if len(data) > max_bytes:
+        raise RecordingRefused("too_big", mb=round(len(data) / 2**20), limit=max_bytes // 2**20)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=f".{ext}", dir=folder)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            samples = decode_audio(tmp, sample_rate)
-        except InvalidInput as exc:
-            raise RecordingRefused("empty" if "no sound" in str(exc) else "undecodable") from exc
+        samples = _decode_upload(tmp, ext, sample_rate, max_s)
         duration_s = len(samples) / sample_rate
         if duration_s > max_s:
             raise RecordingRefused("too_long", seconds=round(duration_s), limit=round(max_s))
         peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+        del samples
         if peak <= 10 ** (SILENCE_DBFS / 20) or duration_s < 0.2:
             raise RecordingRefused("silent")
         digest = hashlib.sha256(data).hexdigest()
         name = f"{digest}.{ext}"
+        with tmp.open("rb") as kept:  # durable only once accepted: a refusal costs no fsync
+            os.fsync(kept.fileno())
         os.replace(tmp, folder / name)
         return name, digest, duration_s
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _decode_upload(path: Path, ext: str, sample_rate: int, max_s: float) -> np.ndarray:
+    """Probe, check and decode an upload within the limits; RecordingRefused otherwise."""
+    try:
+        return decode.decode_bounded(path, sample_rate, ext, max_s)
+    except decode.UnknownFormat as exc:
+        raise RecordingRefused("format", found=exc.found, ext=exc.ext) from exc
+    except decode.TooLong as exc:
+        if exc.seconds is None:
+            raise RecordingRefused("too_long_stream", limit=round(max_s)) from exc
+        raise RecordingRefused("too_long", seconds=round(exc.seconds), limit=round(max_s)) from exc
+    except decode.DecodeBusy as exc:
+        raise RecordingRefused("busy") from exc
+    except decode.DecodeTimeout as exc:
+        raise RecordingRefused("slow") from exc
+    except InvalidInput as exc:
+        raise RecordingRefused("empty" if "no sound" in str(exc) else "undecodable") from exc
 
 
 # -- lexicon ----------------------------------------------------------------------------------
