@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,9 @@ class ServerSettings:
     long_poll_max_s: int = 60
     # Mark the session cookie Secure: set true when the panel is served over HTTPS.
     secure_cookies: bool = False
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the client
+    # is the right-most hop in it that is not one of them. Empty: the header is ignored.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +241,22 @@ def _server(node: Node) -> ServerSettings:
             s["long_poll_max_s"].int(1, 600) if "long_poll_max_s" in s else base.long_poll_max_s
         ),
         secure_cookies=s["secure_cookies"].bool() if "secure_cookies" in s else base.secure_cookies,
+        trusted_proxies=(
+            tuple(_network(n) for n in s["trusted_proxies"].items())
+            if "trusted_proxies" in s
+            else base.trusted_proxies
+        ),
     )
+
+
+def _network(node: Node) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address ("10.0.0.2", "::1") or a network ("10.0.0.0/24") of a trusted proxy."""
+    if not isinstance(node.value, str):
+        node.fail('an IP address or network as a string, e.g. "127.0.0.1" or "10.0.0.0/24"')
+    try:
+        return ipaddress.ip_network(node.value.strip())
+    except ValueError as exc:
+        node.fail(f'an IP address or network such as "127.0.0.1" or "10.0.0.0/24" ({exc})')
 
 
 def _lexicon(node: Node) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -19,9 +20,20 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=METHOD)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    # Made once per process with the same method and cost as real hashes.
+    return generate_password_hash(secrets.token_urlsafe(16), method=METHOD)
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """True if `password` matches; always False for an account without a password."""
+    """True if `password` matches; always False for an account without a password.
+
+    Without a hash (an unknown name, an account without a password) a dummy hash is checked
+    all the same, so the answer takes as long and its timing does not tell which names exist.
+    """
     if not password_hash:
+        check_password_hash(_dummy_hash(), password)
         return False
     return check_password_hash(password_hash, password)
 

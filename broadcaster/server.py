@@ -21,7 +21,7 @@ from broadcaster.config import load_settings
 from broadcaster.errors import Conflict, NotFound
 from broadcaster.models import Role, User
 from broadcaster.notify import Notifier
-from broadcaster.passwords import generate_password, hash_password
+from broadcaster.passwords import generate_password, hash_password, verify_password
 from broadcaster.scheduler import SchedulerShell
 from broadcaster.service import Service
 from broadcaster.store import Store
@@ -88,6 +88,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"broadcaster: error: {exc}", file=sys.stderr)
         return 1
     admin_password = ensure_admin(store, now)
+    # The dummy hash unknown names are checked against: made now, not at the first such sign-in.
+    verify_password(None, "")
     app = create_app(
         settings,
         service,

@@ -12,6 +12,7 @@ from broadcaster.config import Settings
 from broadcaster.service import Service
 from web import catalog_api, device_api, errors, panel, user_api
 from web.openapi import openapi_document
+from web.proxy import TrustedProxies
 from web.runtime import Runtime, utc_now
 
 
@@ -36,6 +37,8 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # request.remote_addr is the client behind `server.trusted_proxies` (README: reverse proxy)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.server.trusted_proxies)  # type: ignore[method-assign]
     app.extensions["broadcaster"] = Runtime(settings, service, clock)
     app.register_blueprint(device_api.bp)
     app.register_blueprint(user_api.bp)

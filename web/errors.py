@@ -19,6 +19,9 @@ from broadcaster.errors import (
     ValidationError,
 )
 from broadcaster.urgent import WillNotPlay
+from web import audit_limit
+from web.audit_limit import anonymous_line
+from web.proxy import client_key
 from web.runtime import runtime
 from web.urgent_json import coverage_json
 
@@ -56,6 +59,7 @@ def _field_of(message: str) -> str | None:
 
 def register(app: Flask) -> None:
     """Install the handlers on `app`."""
+    audit_limit.install(app)
 
     @app.errorhandler(BroadcasterError)
     @app.errorhandler(AudioError)
@@ -112,12 +116,21 @@ def _html_page(status: int, message: str):  # type: ignore[no-untyped-def]
 def _audit_denial(status: int, message: str) -> None:
     try:
         rt = runtime()
+        moment = rt.clock()
+        actor = getattr(g, "actor", "anonymous")
+        detail: dict[str, object] = {"status": status, "reason": message}
+        if actor == "anonymous":  # a budget per client: a script cannot fill the audit log
+            left_out = anonymous_line(client_key(request.remote_addr), moment)
+            if left_out is None:
+                return
+            if left_out:
+                detail["suppressed"] = left_out
         rt.service.store.append_audit(
-            rt.clock(),
-            getattr(g, "actor", "anonymous"),
+            moment,
+            actor,
             "denied" if status == 403 else "unauthenticated",
-            f"{request.method} {request.path}",
-            {"status": status, "reason": message},
+            f"{request.method} {request.path}"[:500],
+            detail,
             request.remote_addr,
         )
     except Exception:  # the audit must never turn a 403 into a 500

@@ -8,7 +8,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from broadcaster.errors import Conflict, NotFound, StorageFull, ValidationError
@@ -174,6 +174,36 @@ class PeopleStore(StoreBase):
     def end_sessions(self, name: str) -> None:
         """End every panel session of `name` (sign-out): cookies copied before stop working."""
         self.set_meta(f"sessions:{name}", secrets.token_hex(8))
+
+    def record_login_failure(
+        self, name: str, address: str, at: datetime, *, forget_before: datetime
+    ) -> None:
+        """Note a failed sign-in for `name` from `address`; failures before `forget_before`
+        (outside every throttle window) are deleted in the same transaction."""
+        with self.transaction() as conn:
+            conn.execute(delete(t.login_failures).where(t.login_failures.c.at < forget_before))
+            conn.execute(
+                insert(t.login_failures).values(at=at, name=name[:100], address=address[:64])
+            )
+
+    def login_failures(self, name: str, address: str, since: datetime) -> tuple[int, int]:
+        """Failed sign-ins at or after `since`: (for `name` from `address`, from `address`
+        for any name). Each is one indexed count, whatever other names and addresses did."""
+        f = t.login_failures.c
+        by_name = (
+            select(func.count())
+            .select_from(t.login_failures)
+            .where(f.name == name[:100], f.address == address[:64], f.at >= since)
+        )
+        by_address = (
+            select(func.count())
+            .select_from(t.login_failures)
+            .where(f.address == address[:64], f.at >= since)
+        )
+        with self.transaction(write=False) as conn:
+            return int(conn.execute(by_name).scalar_one()), int(
+                conn.execute(by_address).scalar_one()
+            )
 
     def _set_user(self, name: str, **values: object) -> None:
         with self.transaction() as conn:

@@ -296,6 +296,19 @@ audit_log = Table(
     Column("remote_addr", String(64), nullable=True),
 )
 
+# Failed sign-ins, read by the login throttle: counted per (name, client address) and per
+# client address within a window, each by an index; rows older than the window are deleted.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("address", String(64), nullable=False),
+    Index("ix_login_failures_name_address_at", "name", "address", "at"),
+    Index("ix_login_failures_address_at", "address", "at"),
+)
+
 clips = Table(
     "clips",
     metadata,

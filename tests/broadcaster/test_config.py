@@ -122,6 +122,26 @@ def test_times_stay_strings_not_base_60_numbers(tmp_path):
             "areas[0].children[0].kind: required key is missing",
             id="nested-area",
         ),
+        pytest.param(
+            MINIMAL + "server: {trusted_proxies: [10.0.0.1, nginx.local]}\n",
+            "server.trusted_proxies[1]: expected an IP address or network",
+            id="proxy-not-an-address",
+        ),
+        pytest.param(
+            MINIMAL + "server: {trusted_proxies: [10.0.0.5/24]}\n",
+            "server.trusted_proxies[0]: expected an IP address or network",
+            id="proxy-network-with-host-bits",
+        ),
+        pytest.param(
+            MINIMAL + "server: {trusted_proxies: 127.0.0.1}\n",
+            "server.trusted_proxies: expected a list",
+            id="proxies-not-a-list",
+        ),
+        pytest.param(
+            MINIMAL + "server: {trusted_proxies: [8080]}\n",
+            "server.trusted_proxies[0]: expected an IP address or network as a string",
+            id="proxy-a-number",
+        ),
         pytest.param("deployment: [1, 2\n", "not valid YAML", id="broken-yaml"),
     ],
 )
@@ -133,6 +153,19 @@ def test_bad_config_names_file_key_and_expectation(tmp_path, text, expected):
     message = str(caught.value)
     assert message.startswith(f"{path}:")
     assert expected in message
+
+
+def test_trusted_proxies_are_addresses_and_networks(tmp_path, settings):
+    import ipaddress
+
+    assert settings.server.trusted_proxies == ()  # the sample trusts no proxy
+    path = tmp_path / "config.yaml"
+    path.write_text(MINIMAL + "server:\n  trusted_proxies: [127.0.0.1, '::1', 10.8.0.0/16]\n")
+    assert load_settings(path).server.trusted_proxies == (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+        ipaddress.ip_network("10.8.0.0/16"),
+    )
 
 
 def test_missing_file_is_named(tmp_path):

@@ -49,6 +49,7 @@ ZH: dict[str, str] = {
     "Overlaps schedule %(other)s at the same priority on %(speaker)s (first %(start)s-%(end)s).": "与排程 %(other)s 在 %(speaker)s 上以相同优先级重叠（首次 %(start)s-%(end)s）。",
     "Enter dates like 2025-05-01, separated by spaces.": "请输入日期，如 2025-05-01，用空格分隔。",
     "Too many failed sign-ins for this name from this computer. Wait 15 minutes and try again.": "此用户名在这台电脑上登录失败次数过多，请等待 15 分钟后再试。",
+    "Too many failed sign-ins from this computer. Wait 15 minutes and try again.": "这台电脑登录失败次数过多，请等待 15 分钟后再试。",
     "Wrong name or password.": "用户名或密码错误。",
     "Route saved.": "路线已保存。",
     "Token revoked.": "令牌已吊销。",

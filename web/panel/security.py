@@ -5,17 +5,20 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from enum import Enum
 
 from flask import Flask, request, session
 
 from broadcaster.errors import Forbidden
 from broadcaster.store import Store
 from web.auth import bearer_token
+from web.proxy import client_key
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per name from one client
+MAX_ADDRESS_FAILURES = 20  # from one client, whatever the names
 FAILURE_WINDOW = timedelta(minutes=15)
 
 
@@ -62,18 +65,33 @@ def install(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
 
+class Throttle(Enum):
+    """Why a sign-in is refused before the password is looked at."""
+
+    NAME = "name"  # this name failed too often from this client
+    ADDRESS = "address"  # this client failed too often, whatever the names
+
+
 def recent_failures(store: Store, name: str, address: str | None, now: datetime) -> int:
     """Failed sign-ins for `name` from `address` within the last 15 minutes."""
-    since = now - FAILURE_WINDOW
-    count = 0
-    for entry in store.list_audit(limit=500, action="login.failed"):
-        if entry.at < since:
-            break
-        if entry.object == name and entry.remote_addr == address:
-            count += 1
-    return count
+    return store.login_failures(name, client_key(address), now - FAILURE_WINDOW)[0]
 
 
-def throttled(store: Store, name: str, address: str | None, now: datetime) -> bool:
-    """True once a user and address have failed `MAX_FAILURES` times in the window."""
-    return recent_failures(store, name, address, now) >= MAX_FAILURES
+def throttled(store: Store, name: str, address: str | None, now: datetime) -> Throttle | None:
+    """Why this sign-in is refused: `MAX_FAILURES` for this name from this client, or
+    `MAX_ADDRESS_FAILURES` from this client for any names, within the window; else None.
+
+    Both are indexed counts in `login_failures`: failures for other names or from other
+    clients cannot push these out of what is counted. Counting per client, not per name
+    alone, keeps one client from locking a name out for everyone.
+    """
+    by_name, by_address = store.login_failures(name, client_key(address), now - FAILURE_WINDOW)
+    if by_address >= MAX_ADDRESS_FAILURES:
+        return Throttle.ADDRESS
+    if by_name >= MAX_FAILURES:
+        return Throttle.NAME
+    return None
+
+
+def record_failure(store: Store, name: str, address: str | None, now: datetime) -> None:
+    store.record_login_failure(name, client_key(address), now, forget_before=now - FAILURE_WINDOW)

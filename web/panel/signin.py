@@ -9,10 +9,19 @@ from werkzeug.wrappers import Response
 
 from broadcaster.errors import NotFound, Unauthenticated
 from broadcaster.passwords import verify_password
+from web.audit_limit import anonymous_line
 from web.auth import current_user, session_epoch
 from web.panel.common import now
 from web.panel.i18n import _
-from web.panel.security import MAX_FAILURES, new_csrf_token, throttled
+from web.panel.security import (
+    MAX_ADDRESS_FAILURES,
+    MAX_FAILURES,
+    Throttle,
+    new_csrf_token,
+    record_failure,
+    throttled,
+)
+from web.proxy import client_key
 from web.runtime import runtime
 
 bp = Blueprint("signin", __name__)
@@ -39,18 +48,29 @@ def login() -> Response | tuple[str, int]:
     password = request.form.get("password") or ""
     address = request.remote_addr
     target = request.form.get("next")
-    if throttled(store, name, address, moment):
-        store.append_audit(moment, "anonymous", "login.throttled", name, {}, address)
-        error = _(
-            "Too many failed sign-ins for this name from this computer. Wait 15 minutes "
-            "and try again."
-        )
+    refused = throttled(store, name, address, moment)
+    if refused is not None:
+        left_out = anonymous_line(client_key(address), moment)
+        if left_out is not None:  # a locked-out script does not fill the audit log either
+            detail = {"by": refused.value, **({"suppressed": left_out} if left_out else {})}
+            store.append_audit(moment, "anonymous", "login.throttled", name, detail, address)
+        if refused is Throttle.ADDRESS:
+            error = _("Too many failed sign-ins from this computer. Wait 15 minutes and try again.")
+        else:
+            error = _(
+                "Too many failed sign-ins for this name from this computer. Wait 15 minutes "
+                "and try again."
+            )
         return render_template("panel/login.html", name=name, error=error, next=target), 429
     try:
         record = store.get_user(name) if name else None
     except NotFound:
         record = None
-    if record is None or record.disabled or not verify_password(record.password_hash, password):
+    # The password is checked in every case (a dummy hash without an account or password),
+    # so that how long the answer takes does not tell which names exist.
+    matches = verify_password(record.password_hash if record else None, password)
+    if record is None or record.disabled or not matches:
+        record_failure(store, name, address, moment)
         store.append_audit(
             moment,
             "anonymous",
@@ -59,6 +79,7 @@ def login() -> Response | tuple[str, int]:
             {
                 "reason": "disabled" if record and record.disabled else "password",
                 "limit": MAX_FAILURES,
+                "address_limit": MAX_ADDRESS_FAILURES,
             },
             address,
         )
