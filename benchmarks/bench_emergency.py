@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from benchmarks.common import deployment_server
-from tests.integration.harness import Client, Server, wait_for
+from tests.integration.harness import Client, Server, starts, wait_for
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -37,10 +37,6 @@ def _figures(values: list[float]) -> dict[str, float]:
         "p95_ms": round(1000 * _pct(values, 0.95), 1),
         "max_ms": round(1000 * max(values), 1),
     }
-
-
-def _starts(client: Client, kind: str) -> list[dict[str, Any]]:
-    return [e for e in client.events() if e["event"] == "start" and e["kind"] == kind]
 
 
 def _rows(server: Server, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -77,7 +73,7 @@ def urgents_and_cancels(
     first_sound: list[float] = []
     loop_again: list[float] = []
     for n in range(urgents):
-        before = {c.speaker: len(_starts(c, "urgent")) for c in running}
+        before = {c.speaker: len(starts(c, "urgent")) for c in running}
         sent = time.time()
         answer = requests.post(
             f"{server.url}/api/v1/urgent",
@@ -89,16 +85,16 @@ def urgents_and_cancels(
         urgent_id = answer.json()["id"]
 
         def heard(before: dict[str, int] = before) -> bool:
-            return all(len(_starts(c, "urgent")) > before[c.speaker] for c in running)
+            return all(len(starts(c, "urgent")) > before[c.speaker] for c in running)
 
         assert wait_for(heard, 30), "not every client sounded the urgent"
         for c in running:
-            first_sound.append(_starts(c, "urgent")[before[c.speaker]]["t"] - sent)
+            first_sound.append(starts(c, "urgent")[before[c.speaker]]["t"] - sent)
 
         def speaking(before: dict[str, int] = before) -> bool:  # the speech has been playing
             return all(
-                len(_starts(c, "urgent")) >= before[c.speaker] + 2
-                and time.time() - _starts(c, "urgent")[-1]["t"] > 1.0
+                len(starts(c, "urgent")) >= before[c.speaker] + 2
+                and time.time() - starts(c, "urgent")[-1]["t"] > 1.0
                 for c in running
             )
 
@@ -109,12 +105,12 @@ def urgents_and_cancels(
         ).raise_for_status()
 
         def looping(cancelled: float = cancelled) -> bool:
-            return all(any(s["t"] > cancelled for s in _starts(c, "loop")) for c in running)
+            return all(any(s["t"] > cancelled for s in starts(c, "loop")) for c in running)
 
         assert wait_for(looping, 30), "the loop did not come back everywhere"
         for c in running:
             loop_again.append(
-                next(s["t"] for s in _starts(c, "loop") if s["t"] > cancelled) - cancelled
+                next(s["t"] for s in starts(c, "loop") if s["t"] > cancelled) - cancelled
             )
         time.sleep(3)
     return first_sound, loop_again
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             for client in running:
                 client.start()
             headers = {"Authorization": f"Bearer {server.user_token('admin')}"}
-            assert wait_for(lambda: all(_starts(c, "loop") for c in running), 120)
+            assert wait_for(lambda: all(starts(c, "loop") for c in running), 120)
             assert wait_for(lambda: all(r["synced"] for r in _rows(server, headers)), 120)
             time.sleep(3)
             synced = edits_to_synced(server, headers, args.edits)

@@ -98,12 +98,15 @@ class Service:
         return tuple(u for u in self.deployment(now).urgents if u.is_live(now))
 
     # -- plans -------------------------------------------------------------------------------
-    def plan(self, speaker_id: str, now: datetime) -> PlanDocument:
+    def plan(
+        self, speaker_id: str, now: datetime, deployment: Deployment | None = None
+    ) -> PlanDocument:
         """The speaker's served plan, recomputed when the catalog or the local day changes.
 
-        Speakers with the same schedules and urgents share one computed document.
+        Speakers with the same schedules and urgents share one computed document. Callers
+        that look at many speakers pass the `deployment` they read once.
         """
-        deployment = self.deployment(now)
+        deployment = deployment or self.deployment(now)
         speaker = next((s for s in deployment.speakers if s.id == speaker_id), None)
         if speaker is None:
             raise NotFound(f"no speaker {speaker_id!r}")
@@ -157,7 +160,7 @@ class Service:
             current: dict[str, str] = {}
             for speaker in deployment.speakers:
                 try:
-                    current[speaker.id] = self.plan(speaker.id, now).etag
+                    current[speaker.id] = self.plan(speaker.id, now, deployment).etag
                 except Exception:  # one broken plan must not keep the others unannounced
                     log.exception("cannot compute the plan of %s", speaker.id)
             before, self._pushed = self._pushed, current

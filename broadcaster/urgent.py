@@ -184,7 +184,7 @@ def coverage(
             found.append(TargetCoverage(speaker_id, name, False, None, OFFLINE, last_seen))
             continue
         windows = _windows(speaker, deployment, areas, service, now, urgent.expires_at)
-        busy = _busy(service, speaker_id, urgent.id, now)
+        busy = _busy(service, speaker_id, urgent.id, now, deployment)
         plays_at, reason = first_play(
             windows,
             busy,
@@ -217,11 +217,11 @@ def _windows(
 
 
 def _busy(
-    service: Service, speaker_id: str, urgent_id: str, now: datetime
+    service: Service, speaker_id: str, urgent_id: str, now: datetime, deployment: Deployment
 ) -> list[tuple[datetime, datetime]]:
     """Urgent items of other announcements still to play on this speaker (they go first)."""
     try:
-        items = service.plan(speaker_id, now).items
+        items = service.plan(speaker_id, now, deployment).items
     except Exception:  # no plan, no known competition
         log.exception("cannot compute the plan of %s for coverage", speaker_id)
         return []

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from broadcaster import access, urgent
 from broadcaster.models import User
+from broadcaster.store import Deployment
 from web import payloads
 from web.auth import current_user
 from web.runtime import iso, runtime
@@ -38,7 +39,7 @@ def speaker_rows(user: User) -> list[dict[str, Any]]:
     for speaker in speakers:
         status = statuses.get(speaker.id)
         online = status is not None and status.online(now, silence)
-        plan_etag = _plan_etag(speaker.id, now)
+        plan_etag = _plan_etag(speaker.id, now, deployment)
         client_etag = status.plan_etag if status else None
         rows.append(
             {
@@ -72,9 +73,9 @@ def speaker_rows(user: User) -> list[dict[str, Any]]:
     return rows
 
 
-def _plan_etag(speaker_id: str, now: datetime) -> str | None:
+def _plan_etag(speaker_id: str, now: datetime, deployment: Deployment) -> str | None:
     try:
-        return runtime().service.plan(speaker_id, now).etag
+        return runtime().service.plan(speaker_id, now, deployment).etag
     except Exception:  # a plan that cannot be computed is shown as not synced, not as a 500
         log.exception("cannot compute the plan of %s", speaker_id)
         return None

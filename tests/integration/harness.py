@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -190,6 +191,20 @@ class Client:
     def log_text(self) -> str:
         path = self.root / f"{self.speaker}.client.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def starts(client: Client, kind: str | None = None) -> list[dict[str, Any]]:
+    """The `start` lines of the client's sink log (of one kind: loop, urgent, selftest)."""
+    return [
+        e for e in client.events() if e["event"] == "start" and (kind is None or e["kind"] == kind)
+    ]
+
+
+def stops(client: Client, kind: str | None = None) -> list[dict[str, Any]]:
+    """The `stop` lines of the client's sink log (of one kind)."""
+    return [
+        e for e in client.events() if e["event"] == "stop" and (kind is None or e["kind"] == kind)
+    ]
 
 
 def wait_for(predicate, timeout_s: float, step_s: float = 0.1) -> bool:  # type: ignore[no-untyped-def]

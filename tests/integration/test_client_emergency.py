@@ -12,21 +12,18 @@ import time
 import pytest
 import requests
 
-from tests.integration.harness import Client, Server, aware_now, deployment_yaml, seconds, wait_for
+from tests.integration.harness import (
+    Client,
+    Server,
+    aware_now,
+    deployment_yaml,
+    seconds,
+    starts,
+    stops,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def starts(client: Client, kind: str | None = None) -> list[dict]:
-    return [
-        e for e in client.events() if e["event"] == "start" and (kind is None or e["kind"] == kind)
-    ]
-
-
-def stops(client: Client, kind: str | None = None) -> list[dict]:
-    return [
-        e for e in client.events() if e["event"] == "stop" and (kind is None or e["kind"] == kind)
-    ]
 
 
 @pytest.fixture

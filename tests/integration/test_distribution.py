@@ -24,21 +24,13 @@ from tests.integration.harness import (
     aware_now,
     deployment_yaml,
     seconds,
+    starts,
+    stops,
     wait_for,
 )
 from tests.integration.proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
-
-
-def starts(client: Client, kind: str | None = None) -> list[dict]:
-    return [
-        e for e in client.events() if e["event"] == "start" and (kind is None or e["kind"] == kind)
-    ]
-
-
-def stops(client: Client) -> list[dict]:
-    return [e for e in client.events() if e["event"] == "stop"]
 
 
 @pytest.fixture

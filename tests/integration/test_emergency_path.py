@@ -23,16 +23,11 @@ from tests.integration.harness import (
     aware_now,
     deployment_yaml,
     seconds,
+    starts,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def starts(client: Client, kind: str | None = None) -> list[dict]:
-    return [
-        e for e in client.events() if e["event"] == "start" and (kind is None or e["kind"] == kind)
-    ]
 
 
 def _stack(tmp_path: Path, window_start: datetime, window_end: datetime, speakers: list[str]):  # type: ignore[no-untyped-def]
