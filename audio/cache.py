@@ -1,4 +1,9 @@
-"""Content-addressed clip cache: one file per key, written atomically, verified on read."""
+"""Content-addressed clip cache: one file per key, written atomically, verified on read.
+
+Last use is the sidecar's mtime (touched on a hit at most once a minute; atime is not
+reliable), so `evict` can keep the cache under a size budget by removing the least recently
+used clips that the caller does not name as still referenced.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,17 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from audio.errors import AudioError
+
+TOUCH_EVERY_S = 60.0  # a hit moves the clip's last use forward at most this often
+ORPHAN_AGE_S = 3600.0  # a temp file or a clip without its sidecar this old is a leftover
+LOW_WATER = 0.9  # an eviction frees space down to this share of the budget
 
 
 def cache_key(fields: Mapping[str, Any]) -> str:
@@ -48,6 +58,35 @@ class CacheEntry:
     loudness_lufs: float
     true_peak_dbtp: float
     spoken_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A committed clip as found on disk: `size` counts the audio file and its sidecar,
+    `last_used` is the sidecar's mtime (epoch seconds), `stamp` the same in nanoseconds."""
+
+    key: str
+    fmt: str
+    size: int
+    last_used: float
+    stamp: int
+
+
+@dataclass(slots=True)
+class Eviction:
+    """What `ClipCache.evict` found and did."""
+
+    budget: int
+    before: int  # bytes in the cache before
+    after: int  # bytes in the cache after
+    referenced: int  # bytes of clips the caller named as referenced (never removed)
+    removed: list[Stored] = field(default_factory=list)
+    leftovers: int = 0  # temp files and clips without sidecar removed
+
+    @property
+    def over_budget(self) -> bool:
+        """Still over the budget: the referenced clips alone do not fit in it."""
+        return self.after > self.budget
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -98,6 +137,10 @@ class ClipCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Bytes at the last scan plus bytes put since: an estimate (other processes may
+        # write too) that tells when an eviction is due without scanning the folder.
+        self._scanned: int | None = None
+        self._added = 0
 
     def _paths(self, key: str, fmt: str) -> tuple[Path, Path]:
         if not is_clip_key(key):
@@ -126,7 +169,15 @@ class ClipCache:
             audio_path.unlink(missing_ok=True)
             meta_path.unlink(missing_ok=True)
             return None
+        self._touch(meta_path)
         return entry
+
+    @staticmethod
+    def _touch(meta_path: Path) -> None:
+        """Mark the clip as used now (its sidecar's mtime), at most once a minute."""
+        with contextlib.suppress(OSError):
+            if time.time() - meta_path.stat().st_mtime > TOUCH_EVERY_S:
+                os.utime(meta_path)
 
     @contextlib.contextmanager
     def writer(self, key: str, fmt: str) -> Iterator[Path]:
@@ -161,6 +212,7 @@ class ClipCache:
         meta = asdict(entry)
         meta.pop("path")
         atomic_write_bytes(meta_path, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+        self._added += entry.size
         return entry
 
     def keys(self) -> Iterator[tuple[str, str]]:
@@ -168,3 +220,82 @@ class ClipCache:
         for meta_path in self.root.glob("*/*.json"):
             key, fmt, _ = meta_path.name.split(".", 2)
             yield key, fmt
+
+    def estimated_bytes(self) -> int | None:
+        """Bytes in the cache by the last scan plus what was put since (None: never scanned)."""
+        return None if self._scanned is None else self._scanned + self._added
+
+    def stored(self) -> list[Stored]:
+        """Every committed clip with its size and last use (unverified)."""
+        found = []
+        for meta_path in self.root.glob("*/*.json"):
+            parts = meta_path.name.split(".")
+            if len(parts) != 3 or not is_clip_key(parts[0]):
+                continue
+            key, fmt = parts[0], parts[1]
+            try:
+                meta = meta_path.stat()
+                audio = meta_path.with_name(f"{key}.{fmt}").stat()
+            except FileNotFoundError:
+                continue  # half removed or damaged: `get` drops it
+            size = meta.st_size + audio.st_size
+            found.append(Stored(key, fmt, size, meta.st_mtime, meta.st_mtime_ns))
+        return found
+
+    def remove(self, clip: Stored) -> bool:
+        """Remove a clip found by `stored`, unless it was used or rewritten since (its
+        sidecar's mtime moved); True if removed. The sidecar goes first: a reader then
+        sees a miss, never an entry without its audio."""
+        audio_path, meta_path = self._paths(clip.key, clip.fmt)
+        try:
+            if meta_path.stat().st_mtime_ns != clip.stamp:
+                return False
+            meta_path.unlink()
+        except FileNotFoundError:
+            return False
+        audio_path.unlink(missing_ok=True)
+        return True
+
+    def _leftovers(self, now: float) -> int:
+        """Remove temp files and clips without a sidecar older than ORPHAN_AGE_S (a crash
+        between writing and committing); returns their bytes."""
+        freed = 0
+        for path in self.root.glob("*/*"):
+            name = path.name
+            if name.endswith(".json") and not name.startswith("."):
+                continue
+            committed = not name.startswith(".") and path.with_name(name + ".json").exists()
+            if committed:
+                continue
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                if now - st.st_mtime > ORPHAN_AGE_S and path.is_file():
+                    path.unlink()
+                    freed += st.st_size
+        return freed
+
+    def evict(self, budget: int, keep: Collection[str], *, now: float | None = None) -> Eviction:
+        """Keep the cache within `budget` bytes: when over it, remove the least recently used
+        clips whose key is not in `keep` until LOW_WATER of the budget is reached. Clips in
+        `keep` are never removed, even when they alone exceed the budget."""
+        moment = time.time() if now is None else now
+        leftovers = self._leftovers(moment)
+        clips = self.stored()
+        total = sum(c.size for c in clips)
+        referenced = sum(c.size for c in clips if c.key in keep)
+        report = Eviction(budget, total, total, referenced, leftovers=leftovers)
+        if total > budget:
+            target = int(budget * LOW_WATER)
+            for clip in sorted((c for c in clips if c.key not in keep), key=_by_last_use):
+                if total <= target:
+                    break
+                if self.remove(clip):
+                    total -= clip.size
+                    report.removed.append(clip)
+        report.after = total
+        self._scanned, self._added = total, 0
+        return report
+
+
+def _by_last_use(clip: Stored) -> tuple[float, str]:
+    return clip.last_used, clip.key

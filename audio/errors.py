@@ -1,7 +1,16 @@
-"""Errors of the audio layer. `broadcaster.errors` re-exports them into its hierarchy."""
+"""Errors of the audio layer, and the root of every error the service raises on purpose.
+
+The root lives here, in the lowest layer, so that audio's errors and the service's
+(`broadcaster.errors`, which re-exports all of these) are one hierarchy: the CLI and the web
+layer handle `BroadcasterError` and nothing else.
+"""
 
 
-class AudioError(Exception):
+class BroadcasterError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class AudioError(BroadcasterError):
     """Synthesis, rendering, caching or playback failed."""
 
 

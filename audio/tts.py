@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import json
 import math
 import re
@@ -19,10 +21,19 @@ from typing import Protocol
 from audio.errors import AudioError, SynthesisError, UnknownVoice
 
 DEFAULT_VOICE = "sit/cmn-latn-pinyin"
+# Voices that read tone-numbered pinyin as written (and each Han character with one fixed
+# reading): they are given syllables from `audio.textnorm.pinyin` (issue 16).
+PINYIN_VOICES = ("cmn-latn-pinyin",)
 # espeak-ng reads a Han character in about 52 / rate seconds (rate in words per minute).
 SECONDS_PER_HAN_AT_RATE_1 = 52.0
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PAUSE = re.compile(r"[，。！？；：、,.!?;:\n]")
+_SYLLABLE = re.compile(r"(?<![a-zü])[a-zü]{1,6}[1-5]")
+
+
+def reads_pinyin(voice: str) -> bool:
+    """Whether `voice` (an id or a bare name) is given pinyin instead of characters."""
+    return voice.rsplit("/", 1)[-1].lower() in PINYIN_VOICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +87,10 @@ class Synthesizer(Protocol):
 
 def expected_duration_s(text: str, rate: int) -> tuple[float, float]:
     """A plausible (low, high) band for the spoken duration of normalized `text` at `rate`."""
-    han = len(_HAN.findall(text))
+    # A tone-numbered pinyin syllable (yin2) takes as long as the character it stands for.
+    syllables = len(_SYLLABLE.findall(text))
+    han = len(_HAN.findall(text)) + syllables
+    text = _SYLLABLE.sub("", text)
     pauses = len(_PAUSE.findall(text))
     per_han = SECONDS_PER_HAN_AT_RATE_1 / rate
     other = sum(1 for ch in text if ch.isalnum() and not _HAN.match(ch))
@@ -124,10 +138,14 @@ def check_clip(path: Path, text: str, rate: int) -> ClipCheck:
 
 
 class Pyttsx3Synthesizer:
-    """pyttsx3 on espeak-ng, one short-lived process per clip.
+    """pyttsx3 on espeak-ng, a fresh process per clip, forked from a synthesis server.
 
-    A spare worker process is started ahead of time so that interpreter start-up and
-    the pyttsx3 import are off the critical path. Thread-safe; call `close()` when done.
+    The server (`python -m audio.tts_worker`) has imported pyttsx3 once and forks a child for
+    each request: the engine is never reused, and a clip costs the synthesis plus a fork
+    instead of a Python start-up and import (~40 ms of CPU). One server per synthesizer,
+    started ahead of time unless `prestart` is false, started again if it ever stops; the
+    server kills a child past its request's timeout. Thread-safe (and greenlet-safe under
+    gevent's monkey-patching); call `close()` when done.
     """
 
     def __init__(
@@ -141,49 +159,29 @@ class Pyttsx3Synthesizer:
         self._timeout_s = timeout_s
         self._startup_grace_s = startup_grace_s
         self._per_char_timeout_s = per_char_timeout_s
-        self._prestart = prestart
         self._lock = threading.Lock()
-        self._spare: subprocess.Popen[bytes] | None = None
+        self._server: _EngineServer | None = None
         self._closed = False
+        if prestart:
+            self._running_server()
 
-    # -- process management -------------------------------------------------
-    @staticmethod
-    def _spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "audio.tts_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=str(Path(__file__).resolve().parent.parent),
-        )
-
-    def _take_worker(self) -> subprocess.Popen[bytes]:
+    def _running_server(self) -> _EngineServer:
         with self._lock:
             if self._closed:
                 raise AudioError("synthesizer is closed")
-            worker = self._spare if self._spare and self._spare.poll() is None else None
-            if worker is None and self._spare is not None:
-                self._reap(self._spare)
-            self._spare = self._spawn() if self._prestart else None
-        return worker or self._spawn()
-
-    @staticmethod
-    def _reap(proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+            if self._server is None or self._server.stopped is not None:
+                if self._server is not None:
+                    self._server.close()
+                self._server = _EngineServer()
+            return self._server
 
     def close(self) -> None:
-        """Stop the spare worker."""
+        """Stop the synthesis server."""
         with self._lock:
             self._closed = True
-            spare, self._spare = self._spare, None
-        if spare is not None:
-            # Closing stdin lets the idle worker exit on its own.
-            try:
-                spare.communicate(input=b"", timeout=5)
-            except subprocess.TimeoutExpired:
-                self._reap(spare)
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     def __enter__(self) -> Pyttsx3Synthesizer:
         return self
@@ -192,20 +190,15 @@ class Pyttsx3Synthesizer:
         self.close()
 
     def _call(self, request: dict[str, object], timeout_s: float, text: str) -> dict[str, object]:
-        worker = self._take_worker()
-        payload = (json.dumps(request) + "\n").encode("utf-8")
+        server = self._running_server()
         try:
-            out, err = worker.communicate(input=payload, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self._reap(worker)
-            raise SynthesisError(
-                text, f"the engine did not finish within {timeout_s:.0f} s"
-            ) from None
-        lines = out.decode("utf-8", "replace").strip().splitlines()
-        if worker.returncode != 0 or not lines:
-            tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            raise SynthesisError(text, f"the engine process failed ({tail[0]})")
-        reply: dict[str, object] = json.loads(lines[-1])
+            reply = server.call(request, timeout_s)
+        except TimeoutError:
+            reply = {"ok": False, "timeout": True}
+        if reply is None:
+            raise SynthesisError(text, f"the engine process failed ({server.stopped})")
+        if reply.get("timeout"):
+            raise SynthesisError(text, f"the engine did not finish within {timeout_s:.0f} s")
         if not reply.get("ok"):
             raise SynthesisError(text, str(reply.get("reason", "unknown failure")))
         return reply
@@ -256,6 +249,88 @@ class Pyttsx3Synthesizer:
             request.text,
         )
         return check_clip(out_path, request.text, request.rate)
+
+
+class _EngineServer:
+    """One `python -m audio.tts_worker` process, and the answers it sends back by id."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "audio.tts_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        self.stopped: str | None = None  # why, once the server is gone
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, _Answer] = {}
+        self._reader = threading.Thread(target=self._read, name="tts-answers", daemon=True)
+        self._reader.start()
+
+    def call(self, request: dict[str, object], timeout_s: float) -> dict[str, object] | None:
+        """The server's answer, None if it stopped first; `TimeoutError` after `timeout_s`."""
+        answer = _Answer()
+        with self._lock:
+            if self.stopped is not None:
+                return None
+            request_id = next(self._ids)
+            self._waiting[request_id] = answer
+            line = (json.dumps({**request, "id": request_id}) + "\n").encode("utf-8")
+            assert self.proc.stdin is not None
+            try:  # under the lock: lines of concurrent callers never interleave
+                self.proc.stdin.write(line)
+                self.proc.stdin.flush()
+            except OSError as exc:
+                self._waiting.pop(request_id, None)
+                self.stopped = f"cannot reach the synthesis server: {exc}"
+                return None
+        if not answer.done.wait(timeout_s):
+            with self._lock:
+                self._waiting.pop(request_id, None)
+            raise TimeoutError
+        return answer.reply
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            try:
+                reply = json.loads(raw)
+            except ValueError:
+                continue
+            with self._lock:
+                answer = self._waiting.pop(reply.get("id"), None)
+            if answer is not None:
+                answer.reply = reply
+                answer.done.set()
+        self.proc.stdout.close()
+        code = self.proc.wait()
+        with self._lock:
+            self.stopped = f"the synthesis server exited with status {code}"
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for answer in waiting:
+            answer.done.set()  # reply None: the server is gone
+
+    def close(self) -> None:
+        """Close the server's input (it stops, killing any child at work) and reap it."""
+        with self._lock:
+            if self.stopped is None:
+                self.stopped = "closed"
+            assert self.proc.stdin is not None
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+
+
+class _Answer:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.reply: dict[str, object] | None = None
 
 
 @functools.cache

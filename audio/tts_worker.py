@@ -1,23 +1,32 @@
-"""One synthesis in its own process: `python -m audio.tts_worker`.
+"""The synthesis server: `python -m audio.tts_worker`.
 
-pyttsx3's espeak driver is not safe to reuse or to call from threads, and its
-`runAndWait()` may return before the file is written. So each synthesis runs in a
-fresh process that imports pyttsx3 up front, reads one JSON request from stdin,
-waits for the `finished-utterance` callback and answers with one JSON line on the
-original stdout. The parent enforces the timeout and checks the clip.
+pyttsx3's espeak driver is not safe to reuse (measured here: an engine that spoke once
+writes other bytes than espeak-ng for the next utterance) or to call from threads, and its
+`runAndWait()` may return before the file is written. So every synthesis runs in a fresh
+process that starts the engine, waits for the `finished-utterance` callback and answers.
+Starting Python and importing pyttsx3 for each clip cost ~40 ms of CPU, three times the
+synthesis itself; so this server imports pyttsx3 once, stays single-threaded (forking it is
+safe: espeak-ng starts its threads in the child) and forks one child per request.
+
+Protocol: JSON lines. The parent writes requests with an `id` to stdin; the server answers
+each with one line on stdout with the same `id` (`ok`, and `reason` when not ok). The server
+kills a child that outlives its request's `timeout_s` and answers for it; it exits when its
+stdin closes, killing children still at work.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
+import signal
 import sys
 import threading
 import time
 from typing import Any
 
-# Anything pyttsx3 prints ("Audio saved to ...") must not mix with the reply.
-_reply = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+# Anything pyttsx3 prints ("Audio saved to ...") must not mix with the answers.
+_REPLY_FD = os.dup(sys.stdout.fileno())
 sys.stdout = sys.stderr
 
 import ctypes  # noqa: E402, I001
@@ -50,12 +59,30 @@ def _ends_message(events: Any) -> bool:
     return False
 
 
+def _no_idle_wait() -> None:
+    """pyttsx3 2.99's espeak loop sleeps 10 ms after every turn, also after the turn in which
+    the utterance ended (espeak runs in retrieval mode: `Synth` returns when the whole clip
+    is made, callbacks included): every clip waited 10 ms for nothing. Sleep only while the
+    loop goes on; the rest is the driver's own loop."""
+
+    def start_loop(self: Any) -> None:
+        first = True
+        self._looping = True
+        while self._looping:
+            if first:
+                self._proxy.setBusy(False)
+                first = False
+                if self._text_to_say:
+                    self._start_synthesis(self._text_to_say)
+            self.iterate()
+            if self._looping:
+                time.sleep(0.01)
+
+    espeak.EspeakDriver.startLoop = start_loop
+
+
 _keep_final_samples()
-
-
-def _answer(payload: dict[str, Any]) -> None:
-    _reply.write(json.dumps(payload) + "\n")
-    _reply.flush()
+_no_idle_wait()
 
 
 def _synthesize(engine: Any, request: dict[str, Any]) -> dict[str, Any]:
@@ -101,33 +128,130 @@ def _list_voices(engine: Any) -> dict[str, Any]:
     return {"ok": True, "voices": voices}
 
 
-def main() -> int:
-    # Load the engine while waiting for the request (a spare worker waits ahead of time);
-    # the engine still serves exactly one utterance.
+def _child(request: dict[str, Any], answer_fd: int) -> None:
+    """In the forked child: start the engine, do the one request, answer, exit."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the process ends here)
+    _die_with_parent()
     try:
         engine: Any = pyttsx3.init("espeak")
         _espeak.dll.espeak_Synchronize()  # let the driver's default settings land first
-        failure = None
-    except Exception as exc:
-        engine, failure = None, f"cannot start the engine: {type(exc).__name__}: {exc}"
-    line = sys.stdin.readline()
-    if not line:
-        return 0  # a pre-started spare worker that was never used
-    request = json.loads(line)
-    started = time.monotonic()
-    try:
-        if failure is not None:
-            result: dict[str, Any] = {"ok": False, "reason": failure}
-        elif request.get("op") == "voices":
+        if request.get("op") == "voices":
             result = _list_voices(engine)
         else:
             result = _synthesize(engine, request)
     except Exception as exc:  # the boundary of this process: report, never hang
         result = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
-    result["elapsed_s"] = time.monotonic() - started
-    _answer(result)
-    # Skip interpreter teardown: the answer is out and the file is written and closed.
-    os._exit(0)
+    _write_all(answer_fd, (json.dumps(result) + "\n").encode("utf-8"))
+    os._exit(0)  # no interpreter teardown: the answer is out, the file written and closed
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed if the server dies first (killed from outside), rather
+    than speaking on for nobody."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _Server:
+    """Requests in, one forked child each, answers out; single-threaded."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.pending = b""
+        # answer pipe -> (request id, child pid, deadline, bytes read)
+        self.children: dict[int, tuple[object, int, float, bytearray]] = {}
+
+    def answer(self, request_id: object, result: dict[str, Any]) -> None:
+        _write_all(_REPLY_FD, (json.dumps({**result, "id": request_id}) + "\n").encode())
+
+    def start(self, line: bytes) -> None:
+        try:
+            request = json.loads(line)
+            request_id = request.get("id")
+            timeout_s = float(request.get("timeout_s", 30.0))
+        except (ValueError, AttributeError, TypeError) as exc:
+            self.answer(None, {"ok": False, "reason": f"bad request: {exc}"})
+            return
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _child(request, write_fd)
+        os.close(write_fd)
+        self.selector.register(read_fd, selectors.EVENT_READ)
+        self.children[read_fd] = (request_id, pid, time.monotonic() + timeout_s, bytearray())
+
+    def collect(self, fd: int) -> None:
+        request_id, pid, _, got = self.children[fd]
+        chunk = os.read(fd, 65536)
+        if chunk:
+            got += chunk
+            return
+        self.selector.unregister(fd)
+        os.close(fd)
+        del self.children[fd]
+        _, status = os.waitpid(pid, 0)
+        lines = bytes(got).decode("utf-8", "replace").strip().splitlines()
+        if lines:
+            self.answer(request_id, json.loads(lines[-1]))
+        else:
+            self.answer(
+                request_id, {"ok": False, "reason": f"the engine process failed ({_how(status)})"}
+            )
+
+    def expire(self, now: float) -> None:
+        for fd, (request_id, pid, deadline, _) in list(self.children.items()):
+            if deadline <= now:
+                self.kill(fd, pid)
+                self.answer(request_id, {"ok": False, "reason": "timeout", "timeout": True})
+
+    def kill(self, fd: int, pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        self.selector.unregister(fd)
+        os.close(fd)
+        del self.children[fd]
+
+    def run(self) -> None:
+        self.selector.register(0, selectors.EVENT_READ)
+        while True:
+            deadlines = [deadline for _, _, deadline, _ in self.children.values()]
+            wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            for key, _ in self.selector.select(wait):
+                if key.fd != 0:
+                    self.collect(int(key.fd))
+                    continue
+                data = os.read(0, 65536)
+                if not data:  # the parent closed our stdin: stop
+                    for fd, (_, pid, _, _) in list(self.children.items()):
+                        self.kill(fd, pid)
+                    return
+                self.pending += data
+                *lines, self.pending = self.pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        self.start(line)
+            self.expire(time.monotonic())
+
+
+def _how(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def main() -> int:
+    _Server().run()
+    return 0
 
 
 if __name__ == "__main__":

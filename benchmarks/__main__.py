@@ -9,7 +9,19 @@ import runpy
 import sys
 from pathlib import Path
 
-from benchmarks import bench_audio, bench_emergency, bench_load, bench_urgent
+from benchmarks import (
+    bench_audio,
+    bench_cap,
+    bench_emergency,
+    bench_fairness,
+    bench_hostile_device,
+    bench_live,
+    bench_load,
+    bench_reading,
+    bench_reports,
+    bench_slow_clients,
+    bench_urgent,
+)
 
 
 def main() -> int:
@@ -20,6 +32,11 @@ def main() -> int:
     )
     print("== audio: default messages cold vs espeak-ng -w, cache hits", flush=True)
     bench_audio.main()
+    print(
+        "== reading (issue 16): polyphone accuracy before/after, G2P cost, notices vs espeak-ng -w",
+        flush=True,
+    )
+    bench_reading.main()
     print("== urgent latency on 23 real clients; client memory and idle CPU", flush=True)
     bench_urgent.main([])
     print(
@@ -27,8 +44,30 @@ def main() -> int:
         flush=True,
     )
     bench_emergency.main([])
+    print(
+        "== live paging on 23 real clients: a click into `broadcaster page` -> each sink "
+        "(p50/p95/max), and the delay over a 5-minute page",
+        flush=True,
+    )
+    bench_live.main([])
+    print("== CAP alert received -> first audible sample on real clients (p50/p95)", flush=True)
+    bench_cap.main([])
     print("== 1,000 simulated speakers: plan and heartbeat throughput and latency", flush=True)
     bench_load.main([])
+    print(
+        "== fairness: /healthz while 8 users preview 500 characters; dashboard with 50k plays",
+        flush=True,
+    )
+    bench_fairness.main([])
+    print(
+        "== the admin's month-long report: 23 speakers x 31 days x 200 plays, page and CSV",
+        flush=True,
+    )
+    bench_reports.main([])
+    print("== dashboard polls while 23 devices send their biggest heartbeats", flush=True)
+    bench_hostile_device.main([])
+    print("== 210 slow and idle connections against the default deadlines", flush=True)
+    bench_slow_clients.main([])
     return 0
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from audio.cache import ClipCache
 from audio.render import ClipRequest, Renderer
-from audio.textnorm import normalize
-from audio.tts import Pyttsx3Synthesizer
+from audio.textnorm import normalize, read
+from audio.tts import Pyttsx3Synthesizer, reads_pinyin
 from broadcaster.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,13 @@ def main() -> dict[str, object]:
         ClipRequest(m.text, m.voice.voice, m.voice.rate, m.voice.volume, m.voice.chime)
         for m in settings.messages
     ]
-    spoken = [normalize(m.text, settings.lexicon) for m in settings.messages]
+    # The bare engine gets what the pipeline gives it: pinyin for a pinyin voice (issue 16).
+    spoken = [
+        read(m.text, settings.lexicon).pinyin
+        if reads_pinyin(m.voice.voice)
+        else normalize(m.text, settings.lexicon)
+        for m in settings.messages
+    ]
     result: dict[str, object] = {"messages": len(requests)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

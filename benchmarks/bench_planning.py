@@ -22,10 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from broadcaster.models import (
     Area,
+    AreaKind,
     ClipRef,
     Program,
     Schedule,
     Speaker,
+    SpeakerKind,
     Urgent,
 )
 from broadcaster.planning import plan_many
@@ -39,13 +41,13 @@ TOWNSHIPS = 25
 
 def deployment(distinct: bool, seed: int = 7) -> dict[str, object]:
     rng = random.Random(seed)
-    areas = {"d": Area("d", "District", "district")}
+    areas = {"d": Area("d", "District", AreaKind.DISTRICT)}
     for t in range(TOWNSHIPS):
-        areas[f"t{t}"] = Area(f"t{t}", f"Township {t}", "township", "d")
+        areas[f"t{t}"] = Area(f"t{t}", f"Township {t}", AreaKind.TOWNSHIP, "d")
     for v in range(VILLAGES):
-        areas[f"v{v}"] = Area(f"v{v}", f"Village {v}", "village", f"t{v % TOWNSHIPS}")
+        areas[f"v{v}"] = Area(f"v{v}", f"Village {v}", AreaKind.VILLAGE, f"t{v % TOWNSHIPS}")
     speakers = [
-        Speaker(f"s{v}-{k}", f"Speaker {v}-{k}", "fixed", f"v{v}")
+        Speaker(f"s{v}-{k}", f"Speaker {v}-{k}", SpeakerKind.FIXED, f"v{v}")
         for v in range(VILLAGES)
         for k in range(SPEAKERS_PER_VILLAGE)
     ]

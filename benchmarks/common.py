@@ -65,7 +65,7 @@ def running_server(
         store = Store.open(sqlite_url(server.data), upgrade=False)
         try:
             tokens = {
-                f"spk-{i}": store.issue_token(TokenKind.DEVICE, f"spk-{i}", now)[1]
+                f"spk-{i}": store.people.issue_token(TokenKind.DEVICE, f"spk-{i}", now)[1]
                 for i in range(1, speakers + 1)
             }
         finally:

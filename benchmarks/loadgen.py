@@ -137,10 +137,11 @@ async def speaker(
     beat = json.dumps({"state": "playing", "volume": 100, "version": "loadgen"}).encode()
     while time.monotonic() < stop_at:
         cycle = time.monotonic()
-        for kind, method, path, body, extra in (
+        calls: tuple[tuple[str, str, str, bytes, dict[str, str]], ...] = (
             ("heartbeat", "POST", f"{base}/heartbeat", beat, {}),
             ("plan", "GET", f"{base}/plan", b"", {"If-None-Match": etag} if etag else {}),
-        ):
+        )
+        for kind, method, path, body, extra in calls:
             started = time.monotonic()
             try:
                 status, headers, _ = await work.request(method, path, {**auth, **extra}, body)

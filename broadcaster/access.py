@@ -1,7 +1,8 @@
 """Who may see and act on what: roles and areas, checked on the server for every request.
 
-Pure: users, areas and speakers in; answers out. An object outside a user's reach is
-reported as not found (404), so its existence is not revealed.
+Pure: users, areas and speakers in; answers out. Requests name objects through
+broadcaster.editing.Scope (built on these), which reports an object outside a user's reach
+exactly as one that does not exist, so its existence is not revealed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from broadcaster import planning
-from broadcaster.errors import Forbidden, NotFound
+from broadcaster.errors import Forbidden
 from broadcaster.models import Area, Role, Speaker, User
 
 
@@ -33,23 +34,6 @@ def visible_speakers(
         return [s for s in speakers if s.id == user.vehicle_id]
     allowed = area_ids_within(user, areas)
     return [s for s in speakers if s.area_id in allowed]
-
-
-def require_speaker(
-    user: User, speaker_id: str, speakers: Iterable[Speaker], areas: Mapping[str, Area]
-) -> Speaker:
-    """The speaker if the user may see it, else NotFound (also for speakers that exist)."""
-    for speaker in visible_speakers(user, speakers, areas):
-        if speaker.id == speaker_id:
-            return speaker
-    raise NotFound(f"no speaker {speaker_id!r}")
-
-
-def require_area(user: User, area_id: str, areas: Mapping[str, Area]) -> Area:
-    """The area if the user may act on it, else NotFound."""
-    if area_id in areas and area_id in area_ids_within(user, areas):
-        return areas[area_id]
-    raise NotFound(f"no area {area_id!r}")
 
 
 def require_role(user: User, *roles: Role) -> None:

@@ -12,32 +12,37 @@ message's or program's area, a schedule's first and last day) use KEEP for "not 
 
 Problem texts are English with %(name)s placeholders; the panel translates them with its
 catalog (web/panel/catalog_zh.py), the API sends them as they are.
+
+Nothing here reveals an object the user may not see: every id a request names is looked up
+through the user's Scope (an object outside it is refused exactly as an id that does not
+exist), only admins choose the ids of new objects (for anyone else "this id is taken" would
+say that a hidden object has it), and answers that mention other objects (what uses a
+message or a program, the schedules a new one overlaps) name only those the user may see.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import logging
+import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from audio.errors import AudioError, InvalidInput
-from broadcaster import editing, planning
+from broadcaster import editing, limits, planning
 from broadcaster.editing import RecordingRefused, Scope
-from broadcaster.errors import Conflict, Forbidden, NotFound, ValidationError
+from broadcaster.errors import Conflict, Forbidden, ValidationError
 from broadcaster.models import Message, Program, Role, Schedule, User, VoiceSettings
 from broadcaster.service import Service
 
-ID_MAX = 64
-TITLE_MAX = 100
-VOICE_MAX = 100
-RATE = (80, 400)
-VOLUME = (0.05, 1.0)
-GAP_S = (0, 3600)
-PRIORITY = (-100, 100)
+log = logging.getLogger(__name__)
+RECORDING_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{2,5}")  # how save_upload names a file
+
 CONFLICT_HORIZON = timedelta(days=14)
 
 
@@ -71,7 +76,7 @@ class Invalid(ValidationError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         first = self.problems[0]
-        super().__init__(f"{first.field}: {first}")
+        super().__init__(f"{first.field}: {first}", field=first.field)
 
 
 class Problems:
@@ -94,19 +99,26 @@ class Problems:
 
 @dataclass(frozen=True, slots=True)
 class Clash:
-    """An equal-priority overlap a schedule would have with another, on one speaker."""
+    """An equal-priority overlap a schedule would have with another, on one speaker.
 
-    other: str
+    `other` is None when the user may not see the other schedule (the district office's, or
+    another chief's over a wider area): the overlap is told, the schedule is not named."""
+
+    other: str | None
     speaker: str  # the speaker's name
     start: datetime
     end: datetime
 
     def __str__(self) -> str:
+        what = f"schedule {self.other}" if self.other is not None else HIDDEN_SCHEDULE
         return (
-            f"overlaps schedule {self.other} at the same priority on {self.speaker} "
+            f"overlaps {what} at the same priority on {self.speaker} "
             f"(first {self.start.isoformat(timespec='minutes')} to "
             f"{self.end.isoformat(timespec='minutes')})"
         )
+
+
+HIDDEN_SCHEDULE = "a schedule set outside your areas (by the district office or another chief)"
 
 
 class Overlaps(Conflict):
@@ -118,6 +130,37 @@ class Overlaps(Conflict):
             f"The schedule {self.clashes[0]}"
             + (f" and {len(self.clashes) - 1} more" if len(self.clashes) > 1 else "")
             + "; send accept_conflicts to save it anyway"
+        )
+
+
+class InUse(Conflict):
+    """A message or program cannot be deleted while others use it. Only the users the caller
+    may see are named (`users`, ids); `others` says that objects outside the caller's areas
+    use it too, `live_urgent` that a live urgent announcement does (neither is named)."""
+
+    def __init__(
+        self,
+        what: str,
+        object_id: str,
+        user_kind: str,
+        users: Sequence[str],
+        others: bool,
+        live_urgent: bool = False,
+    ) -> None:
+        self.users = tuple(users)
+        self.others = others
+        self.live_urgent = live_urgent
+        parts = []
+        if self.users:
+            parts.append(f"{user_kind} " + ", ".join(repr(u) for u in self.users))
+        if others:
+            parts.append(f"{user_kind}s outside your areas")
+        if live_urgent:
+            parts.append("a live urgent announcement")
+        super().__init__(
+            f"{what} {object_id!r} is still used by " + "; ".join(parts)
+            if parts
+            else f"{what} {object_id!r} is still in use"
         )
 
 
@@ -220,7 +263,9 @@ def _audit(
     detail: Mapping[str, Any],
     remote_addr: str | None,
 ) -> None:
-    service.store.append_audit(now, f"user:{user.name}", action, obj, dict(detail), remote_addr)
+    service.store.journal.append_audit(
+        now, f"user:{user.name}", action, obj, dict(detail), remote_addr
+    )
 
 
 def _text(
@@ -234,11 +279,18 @@ def _text(
     return value
 
 
-def _new_id(problems: Problems, value: str | None, taken: set[str], prefix: str) -> str:
-    if not value:
+def _new_id(problems: Problems, me: Scope, value: str | None, taken: set[str], prefix: str) -> str:
+    """The new object's id: the admin's choice, else one the server makes. Anyone else who
+    sends an id gets one answer whatever it is: "taken" would reveal hidden objects."""
+    if value is None:
         return f"{prefix}-{secrets.token_hex(4)}"
-    if len(value) > ID_MAX:
-        problems.add("id", "At most %(n)s characters.", n=ID_MAX)
+    if not me.is_admin:
+        problems.add("id", "Chosen by the server; leave it out.")
+        return f"{prefix}-{secrets.token_hex(4)}"
+    if not value:
+        problems.add("id", "Leave it out (or null) for an id chosen by the server.")
+    elif len(value) > limits.ID_MAX:
+        problems.add("id", "At most %(n)s characters.", n=limits.ID_MAX)
     elif not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
         problems.add("id", "Use only letters, digits, - and _.")
     elif value in taken:
@@ -246,29 +298,24 @@ def _new_id(problems: Problems, value: str | None, taken: set[str], prefix: str)
     return value
 
 
-def _in_range(problems: Problems, name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        problems.add(name, "Must be from %(low)s to %(high)s.", low=low, high=high)
+def _in_range(
+    problems: Problems, name: str, value: float, bound: limits.Bound[int] | limits.Bound[float]
+) -> None:
+    if value not in bound:
+        problems.add(name, "Must be from %(low)s to %(high)s.", low=bound.low, high=bound.high)
 
 
 def _area(problems: Problems, me: Scope, area: str | None) -> None:
-    if (area is not None and area not in me.reach) or (area is None and not me.is_admin):
+    if (area is not None and not me.usable("area", [area])) or (area is None and not me.is_admin):
         problems.add("area", "Choose one of your areas.")
 
 
 # -- messages ---------------------------------------------------------------------------------
 
 
-def _visible_message(me: Scope, message_id: str) -> Message:
-    for message in me.messages():
-        if message.id == message_id:
-            return message
-    raise NotFound(f"no message {message_id!r}")
-
-
 def _message_view(service: Service, me: Scope, message: Message) -> MessageView:
-    record = service.store.message_record(message.id)
-    used = tuple(p.id for p in me.deployment.programs if message.id in p.message_ids)
+    record = service.store.content.message_record(message.id)
+    used = tuple(p.id for p in me.programs_playing(message.id)[0])
     return MessageView(
         record.message,
         me.owner("message", message.id),
@@ -287,12 +334,12 @@ def list_messages(service: Service, user: User, now: datetime) -> list[MessageVi
 
 def get_message(service: Service, user: User, message_id: str, now: datetime) -> MessageView:
     me = scope(service, user, now)
-    return _message_view(service, me, _visible_message(me, message_id))
+    return _message_view(service, me, me.message(message_id))
 
 
 def _editable_message(service: Service, user: User, message_id: str, now: datetime) -> Scope:
     me = scope(service, user, now)
-    _visible_message(me, message_id)
+    me.message(message_id)
     if not me.edits_owned("message", message_id):
         raise Forbidden("only an admin edits district-wide messages")
     return me
@@ -311,7 +358,7 @@ def check_message(
         _message(service, me, request, None, keep_upload=False)
     else:
         me = _editable_message(service, user, message_id, now)
-        _message(service, me, request, _visible_message(me, message_id), keep_upload=False)
+        _message(service, me, request, me.message(message_id), keep_upload=False)
 
 
 def _message(
@@ -327,7 +374,7 @@ def _message(
     default = service.settings.default_voice
     renderer = service.library.renderer
     if current is None:
-        message_id = _new_id(problems, request.id, {m.id for m in me.deployment.messages}, "m")
+        message_id = _new_id(problems, me, request.id, {m.id for m in me.deployment.messages}, "m")
     else:
         message_id = current.id
     cur_voice = current.voice if current else default
@@ -335,7 +382,7 @@ def _message(
         problems,
         "title",
         request.title if request.title is not None else (current.title if current else None),
-        max_len=TITLE_MAX,
+        max_len=limits.TITLE_MAX,
     )
     text = _text(
         problems,
@@ -348,12 +395,12 @@ def _message(
         problems,
         "voice",
         request.voice if request.voice is not None else cur_voice.voice,
-        max_len=VOICE_MAX,
+        max_len=limits.VOICE_MAX,
     )
     rate = request.rate if request.rate is not None else cur_voice.rate
-    _in_range(problems, "rate", rate, *RATE)
+    _in_range(problems, "rate", rate, limits.RATE_WPM)
     volume = request.volume if request.volume is not None else cur_voice.volume
-    _in_range(problems, "volume", volume, *VOLUME)
+    _in_range(problems, "volume", volume, limits.VOLUME)
     chime = request.chime if request.chime is not None else cur_voice.chime
     if request.area is KEEP:
         area = me.owner("message", current.id) if current else None
@@ -381,26 +428,57 @@ def _message(
         if not keep_upload:
             return Message(message_id, title or "-", text or "-"), area, None
         recording, sha = save_upload(service, request.upload)
-    try:
-        message = Message(
-            message_id, title, text, VoiceSettings(voice_name, rate, volume, chime), recording
-        )
-    except ValidationError as exc:
-        raise Invalid([Problem("text", str(exc))]) from exc
-    if recording:
+    with _unless_saved(service, recording if sha else None):
         try:
-            service.library.for_message(message)
-        except (InvalidInput, AudioError) as exc:
-            raise Invalid(
-                [
-                    Problem(
-                        "recording",
-                        "The recording cannot be used: %(reason)s",
-                        {"reason": str(exc)},
-                    )
-                ]
-            ) from exc
+            # The areas it is bound to (issue 13) are not edited here yet: an edit keeps them.
+            message = Message(
+                message_id,
+                title,
+                text,
+                VoiceSettings(voice_name, rate, volume, chime),
+                recording,
+                current.area_ids if current else (),
+            )
+        except ValidationError as exc:
+            raise Invalid([Problem("text", str(exc))]) from exc
+        if recording:
+            try:
+                service.library.for_message(message)
+            except (InvalidInput, AudioError) as exc:
+                raise Invalid(
+                    [
+                        Problem(
+                            "recording",
+                            "The recording cannot be used: %(reason)s",
+                            {"reason": str(exc)},
+                        )
+                    ]
+                ) from exc
     return message, area, sha
+
+
+def forget_recording(service: Service, name: str) -> bool:
+    """Remove a kept recording file that no message uses; True if it was removed."""
+    if not RECORDING_NAME.fullmatch(name):
+        return False
+    if any(m.recording == name for m in service.store.content.list_messages()):
+        return False
+    (service.library.recordings / name).unlink(missing_ok=True)
+    return True
+
+
+@contextlib.contextmanager
+def _unless_saved(service: Service, upload: str | None) -> Iterator[None]:
+    """A new upload (file name) is not kept when what follows fails (refused, disk full)."""
+    try:
+        yield
+    except BaseException:
+        if upload is not None:
+            try:
+                forget_recording(service, upload)
+            except Exception:  # the failure that got us here is what the caller sees
+                log.exception("could not remove the unsaved recording %s", upload)
+        raise
 
 
 REFUSALS = {
@@ -456,9 +534,9 @@ def create_message(
     me = scope(service, user, now)
     message, area, sha = _message(service, me, request, None, keep_upload=True)
     store = service.store
-    if area is not None:  # owned before it exists: never district-wide for a moment
-        editing.set_owner(store, "message", message.id, area)
-    store.create_message(message, now, recording_sha256=sha)
+    with _unless_saved(service, message.recording if sha else None):
+        # owned as it is created: never district-wide for a moment
+        store.content.create_message(message, now, recording_sha256=sha, owner_area_id=area)
     _audit(service, user, now, "message.create", message.id,
            {"title": message.title, "area": area, "recording": message.recording},
            remote_addr)  # fmt: skip
@@ -476,14 +554,17 @@ def update_message(
 ) -> MessageView:
     """Change the given fields of a message the user may edit; Conflict on a stale version."""
     me = _editable_message(service, user, message_id, now)
-    current = _visible_message(me, message_id)
+    current = me.message(message_id)
     message, area, sha = _message(service, me, request, current, keep_upload=True)
     store = service.store
-    if sha is None and message.recording:
-        sha = store.message_record(message_id).recording_sha256
-    store.update_message(message, now, recording_sha256=sha, expected_version=request.version)
-    if area != me.owner("message", message_id):
-        editing.set_owner(store, "message", message_id, area)
+    with _unless_saved(service, message.recording if sha else None), store.transaction():
+        if sha is None and message.recording:
+            sha = store.content.message_record(message_id).recording_sha256
+        store.content.update_message(
+            message, now, recording_sha256=sha, expected_version=request.version
+        )
+        if area != me.owner("message", message_id):
+            store.content.set_owner("message", message_id, area)
     _audit(service, user, now, "message.update", message_id,
            {"title": message.title, "area": area, "recording": message.recording},
            remote_addr)  # fmt: skip
@@ -495,9 +576,14 @@ def delete_message(
 ) -> Message:
     """Delete a message the user may edit; Conflict while a program or live urgent uses it."""
     me = _editable_message(service, user, message_id, now)
-    message = _visible_message(me, message_id)
-    service.store.delete_message(message_id, now)
-    editing.set_owner(service.store, "message", message_id, None)
+    message = me.message(message_id)
+    try:
+        service.store.content.delete_message(message_id, now)
+    except Conflict:
+        again = scope(service, user, now)
+        shown, others = again.programs_playing(message_id)
+        live = any(u.message_id == message_id for u in service.live_urgents(now))
+        raise InUse("message", message_id, "program", [p.id for p in shown], others, live) from None
     _audit(service, user, now, "message.delete", message_id, {"title": message.title},
            remote_addr)  # fmt: skip
     return message
@@ -506,19 +592,12 @@ def delete_message(
 # -- programs ---------------------------------------------------------------------------------
 
 
-def _visible_program(me: Scope, program_id: str) -> Program:
-    for program in me.programs():
-        if program.id == program_id:
-            return program
-    raise NotFound(f"no program {program_id!r}")
-
-
 def _program_view(me: Scope, program: Program) -> ProgramView:
     return ProgramView(
         program,
         me.owner("program", program.id),
         me.edits_owned("program", program.id),
-        tuple(editing.programs_using(me.deployment, program.id)),
+        tuple(s.id for s in me.schedules_using(program.id)[0]),
     )
 
 
@@ -529,12 +608,12 @@ def list_programs(service: Service, user: User, now: datetime) -> list[ProgramVi
 
 def get_program(service: Service, user: User, program_id: str, now: datetime) -> ProgramView:
     me = scope(service, user, now)
-    return _program_view(me, _visible_program(me, program_id))
+    return _program_view(me, me.program(program_id))
 
 
 def _editable_program(service: Service, user: User, program_id: str, now: datetime) -> Scope:
     me = scope(service, user, now)
-    _visible_program(me, program_id)
+    me.program(program_id)
     if not me.edits_owned("program", program_id):
         raise Forbidden("only an admin edits district-wide programs")
     return me
@@ -545,24 +624,25 @@ def _program(
 ) -> tuple[Program, str | None]:
     problems = Problems()
     if current is None:
-        program_id = _new_id(problems, request.id, {p.id for p in me.deployment.programs}, "p")
+        program_id = _new_id(problems, me, request.id, {p.id for p in me.deployment.programs}, "p")
     else:
         program_id = current.id
     name = _text(
         problems,
         "name",
         request.name if request.name is not None else (current.name if current else None),
-        max_len=TITLE_MAX,
+        max_len=limits.TITLE_MAX,
     )
-    gap = request.gap_s if request.gap_s is not None else (current.gap_s if current else 5.0)
-    _in_range(problems, "gap_s", gap, *GAP_S)
+    default_gap = current.gap_s if current else limits.GAP_S.default
+    gap = request.gap_s if request.gap_s is not None else default_gap
+    _in_range(problems, "gap_s", gap, limits.GAP_S)
     if request.message_ids is not None:
         chosen = tuple(m.strip() for m in request.message_ids if m.strip())
     else:
         chosen = current.message_ids if current else ()
     if not chosen:
         problems.add("messages", "Add at least one message.")
-    elif editing.ids_in(chosen, {m.id for m in me.messages()}):
+    elif not me.usable("message", chosen):
         problems.add("messages", "Choose messages from the list.")
     if request.area is KEEP:
         area = me.owner("program", current.id) if current else None
@@ -585,7 +665,7 @@ def check_program(
         _program(scope(service, user, now), request, None)
     else:
         me = _editable_program(service, user, program_id, now)
-        _program(me, request, _visible_program(me, program_id))
+        _program(me, request, me.program(program_id))
 
 
 def create_program(
@@ -599,9 +679,7 @@ def create_program(
     me = scope(service, user, now)
     program, area = _program(me, request, None)
     store = service.store
-    if area:
-        editing.set_owner(store, "program", program.id, area)
-    store.create_program(program)
+    store.content.create_program(program, owner_area_id=area or None)
     _audit(service, user, now, "program.create", program.id,
            {"messages": list(program.message_ids), "area": area}, remote_addr)  # fmt: skip
     return get_program(service, user, program.id, now)
@@ -617,11 +695,12 @@ def update_program(
     remote_addr: str | None = None,
 ) -> ProgramView:
     me = _editable_program(service, user, program_id, now)
-    program, area = _program(me, request, _visible_program(me, program_id))
+    program, area = _program(me, request, me.program(program_id))
     store = service.store
-    store.update_program(program)
-    if area != me.owner("program", program_id):
-        editing.set_owner(store, "program", program_id, area)
+    with store.transaction():
+        store.content.update_program(program)
+        if area != me.owner("program", program_id):
+            store.content.set_owner("program", program_id, area)
     _audit(service, user, now, "program.update", program_id,
            {"messages": list(program.message_ids), "gap_s": program.gap_s, "area": area},
            remote_addr)  # fmt: skip
@@ -633,9 +712,12 @@ def delete_program(
 ) -> Program:
     """Delete a program the user may edit; Conflict while a schedule uses it."""
     me = _editable_program(service, user, program_id, now)
-    program = _visible_program(me, program_id)
-    service.store.delete_program(program_id)
-    editing.set_owner(service.store, "program", program_id, None)
+    program = me.program(program_id)
+    try:
+        service.store.content.delete_program(program_id)
+    except Conflict:
+        shown, others = scope(service, user, now).schedules_using(program_id)
+        raise InUse("program", program_id, "schedule", [s.id for s in shown], others) from None
     _audit(service, user, now, "program.delete", program_id, {}, remote_addr)
     return program
 
@@ -643,25 +725,20 @@ def delete_program(
 # -- schedules --------------------------------------------------------------------------------
 
 
-def _visible_schedule(me: Scope, schedule_id: str) -> Schedule:
-    for schedule in me.schedules():
-        if schedule.id == schedule_id:
-            return schedule
-    raise NotFound(f"no schedule {schedule_id!r}")
-
-
 def list_schedules(service: Service, user: User, now: datetime) -> list[Schedule]:
     return scope(service, user, now).schedules()
 
 
 def get_schedule(service: Service, user: User, schedule_id: str, now: datetime) -> Schedule:
-    return _visible_schedule(scope(service, user, now), schedule_id)
+    return scope(service, user, now).schedule(schedule_id)
 
 
 def _schedule(me: Scope, request: ScheduleRequest, current: Schedule | None) -> Schedule:
     problems = Problems()
     if current is None:
-        schedule_id = _new_id(problems, request.id, {s.id for s in me.deployment.schedules}, "s")
+        schedule_id = _new_id(
+            problems, me, request.id, {s.id for s in me.deployment.schedules}, "s"
+        )
     else:
         schedule_id = current.id
 
@@ -671,21 +748,21 @@ def _schedule(me: Scope, request: ScheduleRequest, current: Schedule | None) -> 
         return value
 
     program = (pick(request.program_id, "program_id", "") or "").strip()
-    if program not in {p.id for p in me.programs()}:
+    if not program or not me.usable("program", [program]):
         problems.add("program", "Choose a program.")
     speakers: tuple[str, ...] = pick(request.speaker_ids, "speaker_ids", ())
     areas: tuple[str, ...] = pick(request.area_ids, "area_ids", ())
-    if any(s not in me.speakers for s in speakers):
+    if not me.usable("speaker", speakers):
         problems.add("speakers", "Choose loudspeakers from the list.")
-    if any(a not in me.reach for a in areas):
+    if not me.usable("area", areas):
         problems.add("areas", "Choose areas from the list.")
     if not speakers and not areas:
         problems.add("speakers", "Choose at least one loudspeaker or area.")
     weekdays: frozenset[int] = pick(request.weekdays, "weekdays", frozenset(range(7)))
     if not weekdays or not all(0 <= d <= 6 for d in weekdays):
         problems.add("weekdays", "Choose at least one weekday.")
-    start: time = pick(request.start, "start", time(7, 0))
-    end: time = pick(request.end, "end", time(19, 0))
+    start: time = pick(request.start, "start", limits.DEFAULT_WINDOW[0])
+    end: time = pick(request.end, "end", limits.DEFAULT_WINDOW[1])
     first: date | None = (
         request.first_date
         if request.first_date is not KEEP
@@ -699,8 +776,8 @@ def _schedule(me: Scope, request: ScheduleRequest, current: Schedule | None) -> 
     if first and last and last < first:
         problems.add("last_date", "The last day is before the first day.")
     exceptions: frozenset[date] = pick(request.exceptions, "exceptions", frozenset())
-    priority: int = pick(request.priority, "priority", 0)
-    _in_range(problems, "priority", priority, *PRIORITY)
+    priority: int = pick(request.priority, "priority", limits.PRIORITY.default)
+    _in_range(problems, "priority", priority, limits.PRIORITY)
     enabled: bool = pick(request.enabled, "enabled", True)
     problems.check()
     try:
@@ -725,6 +802,7 @@ def _schedule(me: Scope, request: ScheduleRequest, current: Schedule | None) -> 
 def clashes_of(service: Service, me: Scope, candidate: Schedule, now: datetime) -> list[Clash]:
     """Equal-priority overlaps the candidate would have, in the next 14 days."""
     d = me.deployment
+    by_id = {s.id: s for s in d.schedules}
     schedules = [s for s in d.schedules if s.id != candidate.id] + [candidate]
     areas = {a.id: a for a in d.areas}
     zone = service.settings.zone
@@ -733,7 +811,9 @@ def clashes_of(service: Service, me: Scope, candidate: Schedule, now: datetime) 
         for c in planning.conflicts(speaker, schedules, areas, zone, now, now + CONFLICT_HORIZON):
             if candidate.id not in c.schedule_ids:
                 continue
-            other = next(x for x in c.schedule_ids if x != candidate.id)
+            other: str | None = next(x for x in c.schedule_ids if x != candidate.id)
+            if other not in by_id or not me.sees_schedule(by_id[other]):
+                other = None  # told, not named: the user may not see it
             found.append(
                 Clash(other, speaker.name, c.start.astimezone(zone), c.end.astimezone(zone))
             )
@@ -749,7 +829,7 @@ def check_schedule(
 ) -> SchedulePlan:
     """Validate a new schedule (or changes to `schedule_id`) and find its overlaps; no save."""
     me = scope(service, user, now)
-    current = None if schedule_id is None else _visible_schedule(me, schedule_id)
+    current = None if schedule_id is None else me.schedule(schedule_id)
     schedule = _schedule(me, request, current)
     return SchedulePlan(schedule, tuple(clashes_of(service, me, schedule, now)))
 
@@ -769,9 +849,9 @@ def save_schedule(
         raise Overlaps(plan.clashes)
     schedule = plan.schedule
     if schedule_id is None:
-        service.store.create_schedule(schedule, now)
+        service.store.schedules.create_schedule(schedule, now)
     else:
-        service.store.update_schedule(schedule, now)
+        service.store.schedules.update_schedule(schedule, now)
     _audit(service, user, now, "schedule.create" if schedule_id is None else "schedule.update",
            schedule.id,
            {"program": schedule.program_id, "speakers": list(schedule.speaker_ids),
@@ -784,7 +864,7 @@ def save_schedule(
 def delete_schedule(
     service: Service, user: User, schedule_id: str, now: datetime, *, remote_addr: str | None = None
 ) -> Schedule:
-    schedule = _visible_schedule(scope(service, user, now), schedule_id)
-    service.store.delete_schedule(schedule_id)
+    schedule = scope(service, user, now).schedule(schedule_id)
+    service.store.schedules.delete_schedule(schedule_id)
     _audit(service, user, now, "schedule.delete", schedule_id, {}, remote_addr)
     return schedule

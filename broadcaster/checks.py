@@ -57,6 +57,7 @@ def _duplicates(d: Deployment, users: Sequence[User]) -> Iterable[Problem]:
         "programs": [p.id for p in d.programs],
         "schedules": [s.id for s in d.schedules],
         "users": [u.name for u in users],
+        "quiet_zones": [z.id for z in d.quiet_zones],
     }
     for group, ids in groups.items():
         for item, count in Counter(ids).items():
@@ -75,6 +76,10 @@ def _references(d: Deployment, users: Sequence[User]) -> Iterable[Problem]:
     for s in d.speakers:
         if s.area_id not in areas:
             yield Problem(f"speakers.{s.id}.area", f"unknown area {s.area_id!r}")
+    for message in d.messages:
+        for area_id in message.area_ids:
+            if area_id not in areas:
+                yield Problem(f"messages.{message.id}.areas", f"unknown area {area_id!r}")
     for p in d.programs:
         for m in p.message_ids:
             if m not in messages:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from broadcaster.config import Settings
@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("normalize", help="print a text exactly as it will be spoken")
     p.add_argument("text")
+    p.add_argument(
+        "--pinyin",
+        action="store_true",
+        help="print the syllables a pinyin voice is given (tone numbers 1-5), one line",
+    )
     _common(p)
 
     p = sub.add_parser("synth", help="render one announcement to an audio file")
@@ -74,7 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
             who.add_argument("--id", help="one token by its id (see the panel)")
         else:
             q.add_argument("--label", default="", help="a note, e.g. where the token is used")
+            q.add_argument(
+                "--output",
+                type=Path,
+                help="write the token to this new file (mode 0600) instead of printing it",
+            )
         _common(q)
+
+    p = sub.add_parser(
+        "page",
+        help="talk live on loudspeakers: stream a WAV file (or - for stdin) as a live page",
+        description="Stream a WAV file, or a WAV stream on stdin (-), in real time as a live "
+        "page (issue 12). Prints `live` when the first audio goes out; exit 0 once the server "
+        "confirmed the end, 2 when refused (busy: who is talking), 1 when cut short.",
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--speaker", action="append", default=[], metavar="ID", help="a loudspeaker")
+    who.add_argument("--area", action="append", default=[], metavar="ID", help="a whole area")
+    p.add_argument("--token", required=True, help="a personal API token, or @FILE to read it")
+    p.add_argument("--server", default="http://127.0.0.1:8080", help="the server's URL")
+    p.add_argument("--override-window", action="store_true", help="also outside the windows")
+    p.add_argument("--take-over", action="store_true", help="admins: end another's page there")
+    p.add_argument("-v", "--verbose", action="store_true", help="each target's state on stderr")
+    p.add_argument("file", metavar="FILE|-", help="a WAV file, or - for a WAV stream on stdin")
 
     p = sub.add_parser("serve", help="run the service (web panel, APIs, scheduler)")
     p.add_argument("--host")
@@ -101,9 +128,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from audio.textnorm import normalize
+    from audio.textnorm import normalize, read
 
-    print(normalize(args.text, _settings(args).lexicon))
+    lexicon = _settings(args).lexicon
+    print(read(args.text, lexicon).pinyin if args.pinyin else normalize(args.text, lexicon))
     return EXIT_OK
 
 
@@ -181,7 +209,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     deployment = Deployment(
         settings.areas, settings.speakers, settings.messages, settings.programs,
-        settings.schedules, (), 0,
+        settings.schedules, (), 0, settings.quiet_zones,
     )  # fmt: skip
     library = make_library(settings, args.data)
     try:
@@ -278,19 +306,29 @@ def cmd_token(args: argparse.Namespace) -> int:
     subject = args.speaker or args.user
     with open_store(settings, args.data, now, args.db) as store:
         if args.token_command == "issue":
-            record, plain = store.issue_token(kind, subject, now, label=args.label)
-            store.append_audit(
+            output = _token_file(args.output) if args.output is not None else None
+            try:
+                record, plain = store.people.issue_token(kind, subject, now, label=args.label)
+            except BaseException:
+                if output is not None:
+                    output.close()
+                    args.output.unlink()
+                raise
+            store.journal.append_audit(
                 now, "cli", "token.issue", f"{kind.value}:{subject}", {"id": record.id}
             )
-            print(plain)
-            print(
-                f"token {record.id} for {kind.value} {subject}: shown once, store it now",
-                file=sys.stderr,
-            )
+            if output is None:
+                print(plain)
+                where = "shown once, store it now"
+            else:
+                with output:
+                    output.write(plain + "\n")
+                where = f"written to {args.output} (mode 0600)"
+            print(f"token {record.id} for {kind.value} {subject}: {where}", file=sys.stderr)
             return EXIT_OK
         if getattr(args, "id", None):
-            record = store.revoke_token(args.id, now)
-            store.append_audit(
+            record = store.people.revoke_token(args.id, now)
+            store.journal.append_audit(
                 now,
                 "cli",
                 "token.revoke",
@@ -299,16 +337,47 @@ def cmd_token(args: argparse.Namespace) -> int:
             )
             print(f"revoked token {record.id} of {record.kind.value} {record.subject}")
             return EXIT_OK
-        count = store.revoke_tokens(kind, subject, now)
-        store.append_audit(now, "cli", "token.revoke", f"{kind.value}:{subject}", {"count": count})
+        count = store.people.revoke_tokens(kind, subject, now)
+        store.journal.append_audit(
+            now, "cli", "token.revoke", f"{kind.value}:{subject}", {"count": count}
+        )
         print(f"revoked {count} token(s) of {kind.value} {subject}")
     return EXIT_OK
+
+
+def _token_file(path: Path) -> TextIO:
+    """A new file only its owner may read, opened for the token (an existing one is refused:
+    it may hold another token)."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} exists: remove it or choose another file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from broadcaster.server import serve
 
     return serve(args)
+
+
+def cmd_page(args: argparse.Namespace) -> int:
+    from broadcaster.pager import page
+
+    return page(
+        server=args.server,
+        token=args.token,
+        speakers=tuple(args.speaker),
+        areas=tuple(args.area),
+        source=args.file,
+        override_window=args.override_window,
+        take_over=args.take_over,
+        verbose=args.verbose,
+    )
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -319,11 +388,33 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "token": cmd_token,
     "serve": cmd_serve,
+    "page": cmd_page,
 }
 
 
+# The `server` extra's modules (pyproject.toml): a loudspeaker computer has none of them.
+SERVER_MODULES = (
+    "alembic", "apscheduler", "defusedxml", "flask", "gevent", "lxml", "numpy", "opencc",
+    "psycopg", "pydub", "pyloudnorm", "pypinyin", "pyttsx3", "scipy", "sqlalchemy", "yaml",
+)  # fmt: skip
+SERVER_MISSING = (
+    "broadcaster: the server part is not installed; "
+    "install it with: pip install 'broadcaster[server]'"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import importlib.util
+
+    if any(importlib.util.find_spec(name) is None for name in SERVER_MODULES):
+        print(SERVER_MISSING, file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser().parse_args(argv)
+    # What the commands write under --data (database, clips, recordings, keys) is the
+    # user's alone; files handed to the user (`synth -o`) get their usual 0644 explicitly.
+    import os
+
+    os.umask(0o077)
     if args.command == "serve":
         # Before anything imports threading or socket: one greenlet per waiting long-poll.
         from gevent import monkey

@@ -17,11 +17,16 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from audio.render import RenderSettings
+from broadcaster import limits
+from broadcaster.cap.settings import CapSettings
+from broadcaster.cap.settings import load as load_cap
 from broadcaster.errors import ConfigError, ValidationError
 from broadcaster.models import (
     Area,
     Message,
     Program,
+    QuietHours,
+    QuietZone,
     Route,
     Schedule,
     Speaker,
@@ -57,11 +62,26 @@ class ServerSettings:
     offline_after_missed: int = 3
     prerender_hours: int = 36
     long_poll_max_s: int = 60
+    # How long a connection may keep the server waiting (broadcaster/deadlines.py): request
+    # line and headers in total; between kept-alive requests; a body (plus one second per
+    # `body_min_bytes_per_s` bytes received); handing over an answer (plus the same rate).
+    # A long poll is the server waiting, not the client: these never cut one.
+    header_timeout_s: int = 10
+    idle_timeout_s: int = 20
+    body_timeout_s: int = 20
+    body_min_bytes_per_s: int = 500
+    send_timeout_s: int = 60
     # Mark the session cookie Secure: set true when the panel is served over HTTPS.
     secure_cookies: bool = False
     # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the client
     # is the right-most hop in it that is not one of them. Empty: the header is ignored.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Rendering (issue 10, item 5): clips made at once, people's renders admitted at once
+    # (running and waiting; more get 429), per person, and the clip cache's size budget.
+    render_slots: int = 2
+    render_queue: int = 8
+    renders_per_user: int = 2
+    clip_cache_mb: int = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +102,19 @@ class Settings:
     programs: tuple[Program, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     users: tuple[User, ...] = ()
-    default_window: tuple[dt.time, dt.time] = (dt.time(7), dt.time(19))
+    # Quiet zones (issue 13): hospitals, schools during exams.
+    quiet_zones: tuple[QuietZone, ...] = ()
+    default_window: tuple[dt.time, dt.time] = limits.DEFAULT_WINDOW
     extra: Mapping[str, object] = field(default_factory=dict)
+    # `live.max_minutes`: a live page's longest length (issue 12, docs/live-paging.md).
+    live_max_minutes: int = limits.LIVE_MIN.default
+    # `cap:` CAP 1.2 in and out (issue 15, broadcaster/cap/settings.py, docs/cap.md).
+    cap: CapSettings = field(default_factory=CapSettings)
 
 
 TOP_KEYS = {
     "deployment", "audio", "server", "lexicon", "areas", "speakers", "messages",
-    "programs", "schedules", "users",
+    "programs", "schedules", "users", "live", "cap", "quiet_zones",
 }  # fmt: skip
 
 
@@ -120,7 +146,12 @@ def load_settings(path: Path) -> Settings:
         programs=tuple(_program(n) for n in _list(top, "programs")),
         schedules=tuple(_schedule(n, window) for n in _list(top, "schedules")),
         users=tuple(_user(n) for n in _list(top, "users")),
+        quiet_zones=tuple(_quiet_zone(n) for n in _list(top, "quiet_zones")),
         default_window=window,
+        live_max_minutes=_int(
+            root.get("live", {}).mapping({"max_minutes"}), "max_minutes", limits.LIVE_MIN
+        ),
+        cap=load_cap(root.get("cap", {})),
     )
 
 
@@ -135,6 +166,24 @@ def _built(node: Node, build: type[T], **kwargs: Any) -> T:
         return build(**kwargs)
     except ValidationError as exc:
         raise ConfigError(f"{node.file}: {node.path}: {exc}") from exc
+
+
+def _int(
+    keys: dict[str, Node], key: str, bound: limits.Bound[int], default: int | None = None
+) -> int:
+    """`key` as a whole number within `bound`; the bound's default (or `default`) if absent."""
+    if key not in keys:
+        return bound.default if default is None else default
+    return keys[key].int(bound.low, bound.high)
+
+
+def _float(
+    keys: dict[str, Node], key: str, bound: limits.Bound[float], default: float | None = None
+) -> float:
+    """`key` as a number within `bound`; the bound's default (or `default`) if absent."""
+    if key not in keys:
+        return bound.default if default is None else default
+    return keys[key].float(bound.low, bound.high)
 
 
 def _zone(node: Node) -> ZoneInfo:
@@ -191,8 +240,8 @@ def parse_weekdays(node: Node) -> frozenset[int]:
 
 def _window(node: Node) -> tuple[dt.time, dt.time]:
     w = node.mapping({"start", "end"})
-    start = parse_time(w["start"]) if "start" in w else dt.time(7)
-    end = parse_time(w["end"]) if "end" in w else dt.time(19)
+    start = parse_time(w["start"]) if "start" in w else limits.DEFAULT_WINDOW[0]
+    end = parse_time(w["end"]) if "end" in w else limits.DEFAULT_WINDOW[1]
     return start, end
 
 
@@ -205,9 +254,9 @@ def _audio(node: Node) -> tuple[VoiceSettings, RenderSettings, str]:
     voice = _built(
         node,
         VoiceSettings,
-        voice=a["voice"].str() if "voice" in a else "sit/cmn-latn-pinyin",
-        rate=a["rate"].int(80, 400) if "rate" in a else 160,
-        volume=a["volume"].float(0.01, 1.0) if "volume" in a else 1.0,
+        voice=a["voice"].str() if "voice" in a else limits.DEFAULT_VOICE,
+        rate=_int(a, "rate", limits.RATE_WPM),
+        volume=_float(a, "volume", limits.VOLUME),
         chime=a["chime"].bool() if "chime" in a else True,
     )
     render = RenderSettings(
@@ -215,7 +264,7 @@ def _audio(node: Node) -> tuple[VoiceSettings, RenderSettings, str]:
         true_peak_dbtp=a["true_peak_dbtp"].float(-10, 0) if "true_peak_dbtp" in a else -1.0,
         lead_ms=a["lead_ms"].int(0, 5000) if "lead_ms" in a else 300,
         tail_ms=a["tail_ms"].int(0, 10000) if "tail_ms" in a else 700,
-        max_chars=a["max_chars"].int(1, 10000) if "max_chars" in a else 500,
+        max_chars=_int(a, "max_chars", limits.MAX_CHARS),
         mp3_bitrate=a["mp3_bitrate"].str() if "mp3_bitrate" in a else "64k",
     )
     selftest = a["selftest_text"].str() if "selftest_text" in a else "广播测试，喇叭工作正常。"
@@ -240,11 +289,36 @@ def _server(node: Node) -> ServerSettings:
         long_poll_max_s=(
             s["long_poll_max_s"].int(1, 600) if "long_poll_max_s" in s else base.long_poll_max_s
         ),
+        header_timeout_s=(
+            s["header_timeout_s"].int(1, 300) if "header_timeout_s" in s else base.header_timeout_s
+        ),
+        idle_timeout_s=(
+            s["idle_timeout_s"].int(1, 3600) if "idle_timeout_s" in s else base.idle_timeout_s
+        ),
+        body_timeout_s=(
+            s["body_timeout_s"].int(1, 3600) if "body_timeout_s" in s else base.body_timeout_s
+        ),
+        body_min_bytes_per_s=(
+            s["body_min_bytes_per_s"].int(1, 10**9)
+            if "body_min_bytes_per_s" in s
+            else base.body_min_bytes_per_s
+        ),
+        send_timeout_s=(
+            s["send_timeout_s"].int(1, 3600) if "send_timeout_s" in s else base.send_timeout_s
+        ),
         secure_cookies=s["secure_cookies"].bool() if "secure_cookies" in s else base.secure_cookies,
         trusted_proxies=(
             tuple(_network(n) for n in s["trusted_proxies"].items())
             if "trusted_proxies" in s
             else base.trusted_proxies
+        ),
+        render_slots=s["render_slots"].int(1, 64) if "render_slots" in s else base.render_slots,
+        render_queue=s["render_queue"].int(1, 1000) if "render_queue" in s else base.render_queue,
+        renders_per_user=(
+            s["renders_per_user"].int(1, 100) if "renders_per_user" in s else base.renders_per_user
+        ),
+        clip_cache_mb=(
+            s["clip_cache_mb"].int(1, 10_000_000) if "clip_cache_mb" in s else base.clip_cache_mb
         ),
     )
 
@@ -266,7 +340,7 @@ def _lexicon(node: Node) -> dict[str, str]:
 def _areas(node: Node, parent: str | None) -> list[Area]:
     out: list[Area] = []
     for item in node.items():
-        a = item.mapping({"id", "name", "kind", "children"})
+        a = item.mapping({"id", "name", "kind", "children", "polygon"})
         area = _built(
             item,
             Area,
@@ -274,11 +348,55 @@ def _areas(node: Node, parent: str | None) -> list[Area]:
             name=item.get("name").str(),
             kind=item.get("kind").str(),
             parent_id=parent,
+            polygon=_polygon(a["polygon"]) if "polygon" in a else None,
         )
         out.append(area)
         if "children" in a:
             out.extend(_areas(a["children"], area.id))
     return out
+
+
+def _polygon(node: Node) -> list[Any]:
+    """`[[lat, lon], ...]` as read; the model checks the ring (broadcaster/geometry.py)."""
+    if not isinstance(node.value, list):
+        node.fail("a list of [lat, lon] points, e.g. [[36.08, 111.52], [36.09, 111.52], ...]")
+    return list(node.value)
+
+
+def _location(node: Node) -> tuple[float, float]:
+    """`{lat: ..., lon: ...}` in degrees."""
+    node.mapping({"lat", "lon"})
+    lat, lon = node.get("lat"), node.get("lon")
+    return (lat.float(limits.LAT.low, limits.LAT.high), lon.float(limits.LON.low, limits.LON.high))
+
+
+def _quiet_hours(node: Node) -> QuietHours:
+    node.mapping({"start", "end"})
+    start, end = parse_time(node.get("start")), parse_time(node.get("end"))
+    return _built(node, QuietHours, start=start, end=end)
+
+
+def _quiet_zone(node: Node) -> QuietZone:
+    """`{id, name, polygon, hours: [{start, end}], action: mute}` or `... volume: N` (percent;
+    `action: volume` may be left out then)."""
+    q = node.mapping({"id", "name", "polygon", "hours", "action", "volume"})
+    hours = tuple(_quiet_hours(n) for n in q["hours"].items()) if "hours" in q else ()
+    action = q["action"].str() if "action" in q else ("volume" if "volume" in q else "mute")
+    volume = (
+        q["volume"].int(limits.QUIET_VOLUME.low, limits.QUIET_VOLUME.high)
+        if "volume" in q
+        else None
+    )
+    return _built(
+        node,
+        QuietZone,
+        id=node.get("id").str(),
+        name=q["name"].str() if "name" in q else node.get("id").str(),
+        polygon=_polygon(node.get("polygon")),
+        hours=hours,
+        action=action,
+        volume=volume,
+    )
 
 
 def _stop(node: Node) -> Stop:
@@ -289,14 +407,14 @@ def _stop(node: Node) -> Stop:
         node,
         Stop,
         name=node.get("name").str(),
-        lat=s["lat"].float(-90, 90) if "lat" in s else None,
-        lon=s["lon"].float(-180, 180) if "lon" in s else None,
+        lat=s["lat"].float(limits.LAT.low, limits.LAT.high) if "lat" in s else None,
+        lon=s["lon"].float(limits.LON.low, limits.LON.high) if "lon" in s else None,
         note=s["note"].str(allow_empty=True) if "note" in s else "",
     )
 
 
 def _speaker(node: Node) -> Speaker:
-    s = node.mapping({"id", "name", "kind", "area", "volume", "route"})
+    s = node.mapping({"id", "name", "kind", "area", "volume", "route", "location"})
     route = Route(tuple(_stop(n) for n in s["route"].items())) if "route" in s else None
     return _built(
         node,
@@ -305,19 +423,20 @@ def _speaker(node: Node) -> Speaker:
         name=node.get("name").str(),
         kind=node.get("kind").str(),
         area_id=node.get("area").str(),
-        volume=s["volume"].int(0, 100) if "volume" in s else 80,
+        volume=_int(s, "volume", limits.SPEAKER_VOLUME),
         route=route,
+        location=_location(s["location"]) if "location" in s else None,
     )
 
 
 def _message(node: Node, default: VoiceSettings) -> Message:
-    m = node.mapping({"id", "title", "text", "voice", "rate", "volume", "chime"})
+    m = node.mapping({"id", "title", "text", "voice", "rate", "volume", "chime", "areas"})
     voice = _built(
         node,
         VoiceSettings,
         voice=m["voice"].str() if "voice" in m else default.voice,
-        rate=m["rate"].int(80, 400) if "rate" in m else default.rate,
-        volume=m["volume"].float(0.01, 1.0) if "volume" in m else default.volume,
+        rate=_int(m, "rate", limits.RATE_WPM, default.rate),
+        volume=_float(m, "volume", limits.VOLUME, default.volume),
         chime=m["chime"].bool() if "chime" in m else default.chime,
     )
     return _built(
@@ -327,6 +446,7 @@ def _message(node: Node, default: VoiceSettings) -> Message:
         title=node.get("title").str(),
         text=node.get("text").str(),
         voice=voice,
+        area_ids=_ids(m["areas"]) if "areas" in m else (),
     )
 
 
@@ -347,7 +467,7 @@ def _program(node: Node) -> Program:
         id=node.get("id").str(),
         name=p["name"].str() if "name" in p else node.get("id").str(),
         message_ids=messages,
-        gap_s=p["gap_s"].float(0, 3600) if "gap_s" in p else 5.0,
+        gap_s=_float(p, "gap_s", limits.GAP_S),
     )
 
 
@@ -376,7 +496,7 @@ def _schedule(node: Node, window: tuple[dt.time, dt.time]) -> Schedule:
         exceptions=frozenset(parse_date(n) for n in s["except"].items())
         if "except" in s
         else frozenset(),
-        priority=s["priority"].int(-1000, 1000) if "priority" in s else 0,
+        priority=_int(s, "priority", limits.PRIORITY),
         enabled=s["enabled"].bool() if "enabled" in s else True,
     )
 

@@ -11,7 +11,14 @@ Scoping (decided for the panel, documented in docs/panel.md):
   the chief's reach, and its program is visible to them.
 - Operators see their vehicle: status, plan, route (which they may reorder), route sheet.
 
-Owners live in the store's meta table under `panel.owners` (JSON: "message:<id>" -> area).
+Every object a request names (in its path, query, JSON body or form) is looked up through the
+Scope (`message`, `program`, `schedule`, `speaker`, `area`, and `usable` for lists): the panel,
+the JSON APIs and urgent sends use these same checks, and an object the user may not see gets
+exactly the answer of an id that does not exist. Answers that mention other objects (what uses
+a message, overlapping schedules) name only those the user may see.
+
+Owners are the `owner_area_id` column of messages and programs (None: district-wide); an
+area that owns something cannot be deleted.
 """
 
 from __future__ import annotations
@@ -21,8 +28,7 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +38,15 @@ import numpy as np
 from audio import decode
 from audio.errors import InvalidInput
 from broadcaster import access
-from broadcaster.models import Area, Message, Program, Role, Schedule, Speaker, User
+from broadcaster.errors import NotFound
+from broadcaster.models import Area, Message, Program, Role, Schedule, Speaker, Urgent, User
 from broadcaster.service import Service
 from broadcaster.store import Deployment, Store
 
-OWNERS_KEY = "panel.owners"
 LEXICON_KEY = "panel.lexicon"
 RECORDING_TYPES = ("wav", "mp3", "m4a", "aac", "mp4", "webm", "ogg", "oga", "opus")
 SILENCE_DBFS = -45.0
 MAX_RECORDING_BYTES = 30 * 1024 * 1024
-_owners_guard = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +102,76 @@ class Scope:
     def schedules(self) -> list[Schedule]:
         return [s for s in self.deployment.schedules if self.sees_schedule(s)]
 
+    def sees_urgent(self, urgent: Urgent) -> bool:
+        """Whether every loudspeaker an urgent announcement targets is the user's (admins see
+        all); what the urgent list shows (an operator's, for their vehicle alone)."""
+        if self.is_admin:
+            return True
+        in_areas = access.speakers_in(urgent.area_ids, self.deployment.speakers, self.areas)
+        targets = set(urgent.speaker_ids) | {s.id for s in in_areas}
+        return targets <= self.speakers.keys()
+
     def own_areas(self) -> list[Area]:
         """Areas the user may act on, by id."""
         return [self.areas[a] for a in sorted(self.reach)]
+
+    # -- references: the one check behind the panel, the JSON APIs and urgent sends ----------
+
+    def message(self, message_id: str) -> Message:
+        """The message if the user may see (and so use) it; else NotFound, worded exactly as
+        for an id that does not exist."""
+        return _one(self.messages(), message_id, "message")
+
+    def program(self, program_id: str) -> Program:
+        return _one(self.programs(), program_id, "program")
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        return _one(self.schedules(), schedule_id, "schedule")
+
+    def speaker(self, speaker_id: str) -> Speaker:
+        if speaker_id in self.speakers:
+            return self.speakers[speaker_id]
+        raise NotFound(f"no speaker {speaker_id!r}")
+
+    def area(self, area_id: str) -> Area:
+        """An area the user may act on (theirs or below); NotFound otherwise."""
+        if area_id in self.reach:
+            return self.areas[area_id]
+        raise NotFound(f"no area {area_id!r}")
+
+    def usable(self, kind: str, ids: Iterable[str]) -> bool:
+        """Whether the user may name every one of `ids` (message, program, speaker or area);
+        a hidden id and one that does not exist are refused alike."""
+        if kind == "message":
+            known: Set[str] = {m.id for m in self.messages()}
+        elif kind == "program":
+            known = {p.id for p in self.programs()}
+        elif kind == "speaker":
+            known = set(self.speakers)
+        elif kind == "area":
+            known = self.reach
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+        return all(i in known for i in ids)
+
+    def programs_playing(self, message_id: str) -> tuple[list[Program], bool]:
+        """The programs the user may see that play a message, and whether others do too."""
+        using = [p for p in self.deployment.programs if message_id in p.message_ids]
+        shown = [p for p in using if self.sees_owned("program", p.id)]
+        return shown, len(shown) < len(using)
+
+    def schedules_using(self, program_id: str) -> tuple[list[Schedule], bool]:
+        """The schedules the user may see that use a program, and whether others do too."""
+        using = [s for s in self.deployment.schedules if s.program_id == program_id]
+        shown = [s for s in using if self.sees_schedule(s)]
+        return shown, len(shown) < len(using)
+
+
+def _one(objects: Iterable[Any], object_id: str, kind: str) -> Any:
+    for found in objects:
+        if found.id == object_id:
+            return found
+    raise NotFound(f"no {kind} {object_id!r}")
 
 
 def scope_for(user: User, store: Store, deployment: Deployment) -> Scope:
@@ -118,20 +190,12 @@ def scope_for(user: User, store: Store, deployment: Deployment) -> Scope:
 
 def owners(store: Store) -> dict[str, str]:
     """Owner area of every owned message and program ("message:<id>" -> area id)."""
-    raw = store.get_meta(OWNERS_KEY)
-    return dict(json.loads(raw)) if raw else {}
+    return store.content.owners()
 
 
 def set_owner(store: Store, kind: str, object_id: str, area_id: str | None) -> None:
-    """Record (or clear, with None) the owner area of a message or program."""
-    with _owners_guard:
-        found = owners(store)
-        key = f"{kind}:{object_id}"
-        if area_id is None:
-            found.pop(key, None)
-        else:
-            found[key] = area_id
-        store.set_meta(OWNERS_KEY, json.dumps(found, sort_keys=True))
+    """Record (or clear, with None) the owner area of an existing message or program."""
+    store.content.set_owner(kind, object_id, area_id)
 
 
 # -- recordings -----------------------------------------------------------------------------
@@ -270,27 +334,19 @@ def parse_lexicon(text: str) -> tuple[dict[str, str], list[int]]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         word, sep, reading = line.partition("=")
-        if not sep or not word.strip() or not reading.strip():
+        if not sep or not word.strip() or not reading.strip() or _bad_pinyin(reading):
             bad.append(number)
             continue
         entries[word.strip()] = reading.strip()
     return entries, bad
 
 
+def _bad_pinyin(reading: str) -> bool:
+    """A reading written in pinyin with a syllable Mandarin does not have (issue 16)."""
+    from audio.textnorm.pinyin import looks_like_pinyin, reading_of
+
+    return looks_like_pinyin(reading) and reading_of(reading) is None
+
+
 def format_lexicon(entries: Mapping[str, str]) -> str:
     return "\n".join(f"{k} = {v}" for k, v in sorted(entries.items()))
-
-
-def messages_using(deployment: Deployment, message_id: str) -> list[str]:
-    """Names of the programs that play a message."""
-    return [p.name or p.id for p in deployment.programs if message_id in p.message_ids]
-
-
-def programs_using(deployment: Deployment, program_id: str) -> list[str]:
-    return [s.id for s in deployment.schedules if s.program_id == program_id]
-
-
-def ids_in(values: Iterable[str], allowed: Iterable[str]) -> list[str]:
-    """The values that are not in `allowed` (for 'no such choice' errors)."""
-    known = set(allowed)
-    return [v for v in values if v not in known]

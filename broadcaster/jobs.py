@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from broadcaster import planning
+from audio.cache import Eviction
+from broadcaster import planning, urgent
 from broadcaster.plans import resolve_clips
 from broadcaster.service import Service
-from broadcaster.store import ClipStatus, Deployment, EventKind, SpeakerStatus
+from broadcaster.store import ClipStatus, Deployment, SpeakerStatus
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +47,13 @@ def prerender(service: Service, now: datetime) -> PrerenderReport:
     )
     report = PrerenderReport()
     for message_id, clip in by_message.items():
-        service.store.record_clip(
+        service.store.devices.record_clip(
             ClipStatus(clip.key, clip.fmt, now, message_id=message_id, duration_ms=clip.duration_ms,
                        sha256=clip.sha256, size=clip.size)
         )  # fmt: skip
         report.ready += 1
     for urgent_id, clip in by_urgent.items():
-        service.store.record_clip(
+        service.store.devices.record_clip(
             ClipStatus(clip.key, clip.fmt, now, urgent_id=urgent_id, duration_ms=clip.duration_ms,
                        sha256=clip.sha256, size=clip.size)
         )  # fmt: skip
@@ -63,7 +62,7 @@ def prerender(service: Service, now: datetime) -> PrerenderReport:
     for problem in problems:
         name = problem.message_id or problem.urgent_id or "selftest"
         report.failed[name] = problem.reason
-        service.store.record_clip(
+        service.store.devices.record_clip(
             ClipStatus(f"failed-{name}", "wav", now, message_id=problem.message_id,
                        urgent_id=problem.urgent_id, error=problem.reason)
         )  # fmt: skip
@@ -77,15 +76,15 @@ def mark_offline(service: Service, now: datetime) -> list[str]:
     silence = service.offline_after()
     went = [
         status
-        for status in service.store.speaker_statuses().values()
+        for status in service.store.devices.speaker_statuses().values()
         if status.state != "offline" and not status.online(now, silence)
     ]
     # One transaction for all of them: a township's network going down at once must not
     # turn into a thousand commits while requests wait.
     with service.store.transaction():
         for status in went:
-            service.store.put_speaker_status(_with_state(status, "offline"))
-            service.store.append_audit(now, "scheduler", "speaker.offline", status.speaker_id,
+            service.store.devices.put_speaker_status(_with_state(status, "offline"))
+            service.store.journal.append_audit(now, "scheduler", "speaker.offline", status.speaker_id,
                                        {"last_heartbeat": str(status.last_heartbeat)})  # fmt: skip
     names = sorted(status.speaker_id for status in went)
     if names:
@@ -100,43 +99,39 @@ def _with_state(status: SpeakerStatus, state: str) -> SpeakerStatus:
 
 
 def expire_urgents(service: Service, now: datetime, since: datetime) -> list[str]:
-    """Urgents that expired in `(since, now]`: tell their speakers to stop repeating them.
+    """Urgents that expired in `(since, now]`: tell their speakers to stop repeating them
+    (`urgent.expire`: the events and audit lines in one transaction); prune old events.
 
     Clients also enforce `expires_at` themselves; this covers a client whose clock is off.
     """
-    expired = [
-        u for u in service.store.list_urgents(limit=500)
-        if since < u.expires_at <= now and u.cancelled_at is None
-    ]  # fmt: skip
-    if not expired:
-        return []
-    deployment = service.deployment(now)
-    areas = {a.id: a for a in deployment.areas}
-    events = []
-    for urgent in expired:
-        targets = set(urgent.speaker_ids)
-        targets |= {
-            s.id
-            for s in deployment.speakers
-            if set(urgent.area_ids) & set(planning.area_chain(s.area_id, areas))
-        }
-        payload = {"urgent": urgent.id, "reason": "expired"}
-        events += [(speaker_id, EventKind.CANCEL, payload) for speaker_id in sorted(targets)]
-    last = service.store.append_events(events, now)  # all targets or none
-    service.notifier.publish(last)
-    service.store.prune_events(now - timedelta(days=7))
-    return [u.id for u in expired]
+    expired = urgent.expire(service, now, since)
+    if expired:
+        service.store.devices.prune_events(now - timedelta(days=7))
+    return expired
 
 
-def rollup_plays(service: Service, now: datetime) -> dict[str, dict[str, int]]:
-    """Plays per speaker per local hour for today, kept in `meta` as `plays:YYYY-MM-DD`."""
-    zone = service.settings.zone
-    day = now.astimezone(zone).date()
-    start = planning.wall_time(day, datetime.min.time(), zone)
-    counts: dict[str, Counter[str]] = {}
-    for play in service.store.plays(start, now):
-        hour = f"{play.started_at.astimezone(zone).hour:02d}"
-        counts.setdefault(play.speaker_id, Counter())[hour] += 1
-    rollup = {speaker: dict(sorted(hours.items())) for speaker, hours in sorted(counts.items())}
-    service.store.set_meta(f"plays:{day.isoformat()}", json.dumps(rollup))
-    return rollup
+def collect_clips(service: Service, now: datetime) -> Eviction | None:
+    """Keep the clip cache within `server.clip_cache_mb`: remove the least recently used
+    clips that no current message, urgent, self-test or chime uses (previews, old versions).
+    The clips of current plans stay, even over the budget (clients download them)."""
+    library = service.library
+    budget = library.budget_bytes
+    if budget is None:
+        return None
+    keep = library.keys_in_use(service.deployment(now), service.settings.default_voice)
+    cache = library.renderer.cache
+    report = library.renderer.workers.run(lambda: cache.evict(budget, keep))
+    library.forget_keys(clip.key for clip in report.removed)
+    mb = 2**20
+    if report.removed or report.leftovers:
+        log.info(
+            "clip cache: removed %d clip(s) (%.0f MB) and %.0f MB of leftovers; %.0f of %.0f MB",
+            len(report.removed), sum(c.size for c in report.removed) / mb,
+            report.leftovers / mb, report.after / mb, budget / mb,
+        )  # fmt: skip
+    if report.over_budget:
+        log.warning(
+            "clip cache: the clips in use alone take %.0f MB, over the budget of %.0f MB "
+            "(server.clip_cache_mb)", report.referenced / mb, budget / mb,
+        )  # fmt: skip
+    return report

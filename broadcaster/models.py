@@ -1,4 +1,4 @@
-"""Frozen, typed domain values: the words of DESIGN.md as Python types.
+"""Frozen, typed domain values: the words of docs/design.md as Python types.
 
 Every value validates itself in ``__post_init__`` and raises
 :class:`broadcaster.errors.ValidationError` with a message naming the field.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
 
+from broadcaster import geometry, limits
 from broadcaster.errors import ValidationError
 
 
@@ -33,12 +34,21 @@ class Role(StrEnum):
     OPERATOR = "operator"
 
 
+class QuietAction(StrEnum):
+    """What a loudspeaker does inside an active quiet zone (issue 13)."""
+
+    MUTE = "mute"
+    VOLUME = "volume"
+
+
 class PlayKind(StrEnum):
-    """What a timeline item (and a play-log entry) is: a loop clip, an urgent or the self-test."""
+    """What a timeline item (and a play-log entry) is: a loop clip, an urgent or the self-test;
+    a play-log entry may also be a live page (never a plan item)."""
 
     LOOP = "loop"
     URGENT = "urgent"
     SELFTEST = "selftest"
+    LIVE = "live"
 
 
 def _require(ok: bool, what: str, message: str) -> None:
@@ -54,6 +64,10 @@ def _coerce_enum(obj: object, name: str, enum: type[StrEnum], what: str) -> None
     except ValueError:
         allowed = ", ".join(e.value for e in enum)
         raise ValidationError(f"{what}: {value!r} is not one of {allowed}") from None
+
+
+def _within(value: float, bound: limits.Bound[int] | limits.Bound[float], what: str) -> None:
+    _require(value in bound, what, f"must be from {bound}")
 
 
 def _nonempty(value: str, what: str) -> None:
@@ -75,18 +89,26 @@ def _tuple_of_ids(value: tuple[str, ...], what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Area:
-    """A district, township, village or community; areas nest through ``parent_id``."""
+    """A district, township, village or community; areas nest through ``parent_id``.
+
+    ``polygon`` (issue 13) is its outline as ``(lat, lon)`` points, checked by
+    `broadcaster.geometry.polygon` (stored without the closing repeat); None: no shape.
+    """
 
     id: str
     name: str
     kind: AreaKind
     parent_id: str | None = None
+    polygon: geometry.Ring | None = None
 
     def __post_init__(self) -> None:
         _nonempty(self.id, "area.id")
         _nonempty(self.name, f"area {self.id}.name")
         _coerce_enum(self, "kind", AreaKind, f"area {self.id}.kind")
         _require(self.parent_id != self.id, f"area {self.id}.parent_id", "area is its own parent")
+        if self.polygon is not None:
+            ring = geometry.polygon(self.polygon, f"area {self.id}.polygon")
+            object.__setattr__(self, "polygon", ring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +126,8 @@ class Stop:
             (self.lat is None) == (self.lon is None), f"stop {self.name}", "give both lat and lon"
         )
         if self.lat is not None and self.lon is not None:
-            _require(-90 <= self.lat <= 90, f"stop {self.name}.lat", "must be in [-90, 90]")
-            _require(-180 <= self.lon <= 180, f"stop {self.name}.lon", "must be in [-180, 180]")
+            _within(self.lat, limits.LAT, f"stop {self.name}.lat")
+            _within(self.lon, limits.LON, f"stop {self.name}.lon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,61 +142,125 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Speaker:
-    """A loudspeaker endpoint running one client; ``volume`` is the amplifier level in percent."""
+    """A loudspeaker endpoint running one client; ``volume`` is the amplifier level in percent.
+
+    ``location`` (issue 13) is where a fixed loudspeaker stands, ``(lat, lon)``; a vehicle's
+    place comes from its GPS.
+    """
 
     id: str
     name: str
     kind: SpeakerKind
     area_id: str
     route: Route | None = None
-    volume: int = 80
+    volume: int = limits.SPEAKER_VOLUME.default
+    location: geometry.Point | None = None
 
     def __post_init__(self) -> None:
         _nonempty(self.id, "speaker.id")
         _nonempty(self.name, f"speaker {self.id}.name")
         _coerce_enum(self, "kind", SpeakerKind, f"speaker {self.id}.kind")
         _nonempty(self.area_id, f"speaker {self.id}.area_id")
-        _require(0 <= self.volume <= 100, f"speaker {self.id}.volume", "must be in [0, 100]")
+        _within(self.volume, limits.SPEAKER_VOLUME, f"speaker {self.id}.volume")
         _require(
             self.route is None or self.kind is SpeakerKind.VEHICLE,
             f"speaker {self.id}.route",
             "only vehicles have a route",
         )
+        if self.location is not None:
+            _require(
+                self.kind is SpeakerKind.FIXED,
+                f"speaker {self.id}.location",
+                "only fixed loudspeakers have a location (a vehicle's comes from its GPS)",
+            )
+            where = geometry.coordinate(self.location, f"speaker {self.id}.location")
+            object.__setattr__(self, "location", where)
 
 
 @dataclass(frozen=True, slots=True)
 class VoiceSettings:
     """How a message is spoken: ``rate`` in words per minute, ``volume`` in [0, 1]."""
 
-    voice: str = "zh"
-    rate: int = 170
-    volume: float = 1.0
+    voice: str = limits.DEFAULT_VOICE
+    rate: int = limits.RATE_WPM.default
+    volume: float = limits.VOLUME.default
     chime: bool = True
 
     def __post_init__(self) -> None:
         _nonempty(self.voice, "voice")
-        _require(50 <= self.rate <= 400, "voice.rate", "must be in [50, 400] words per minute")
-        _require(0.0 <= self.volume <= 1.0, "voice.volume", "must be in [0, 1]")
+        _within(self.rate, limits.RATE_WPM, "voice.rate")
+        _within(self.volume, limits.VOLUME, "voice.volume")
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Announcement text and voice; ``recording`` names a human recording used instead of TTS."""
+    """Announcement text and voice; ``recording`` names a human recording used instead of TTS.
+
+    ``area_ids`` (issue 13): a vehicle plays it only while inside one of these areas' polygons;
+    empty: everywhere.
+    """
 
     id: str
     title: str
     text: str
     voice: VoiceSettings = VoiceSettings()
     recording: str | None = None
+    area_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _nonempty(self.id, "message.id")
+        _tuple_of_ids(self.area_ids, f"message {self.id}.areas")
         _nonempty(self.title, f"message {self.id}.title")
         _require(
             self.text.strip() != "" or self.recording is not None,
             f"message {self.id}.text",
             "needs text or a recording",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window ``[start, end)`` of a quiet zone in the deployment's zone; ``end <=
+    start`` crosses midnight, ``end == start`` is the whole day."""
+
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            _require(isinstance(value, time), f"hours.{name}", "must be a time")
+            _require(value.tzinfo is None, f"hours.{name}", "is a wall time: no tzinfo")
+
+
+@dataclass(frozen=True, slots=True)
+class QuietZone:
+    """A place where vehicles go quiet (issue 13): a hospital, a school during exams.
+
+    Inside ``polygon`` during one of ``hours`` (none: always) a vehicle mutes (``action``
+    mute) or plays at ``volume`` percent of its level (``action`` volume).
+    """
+
+    id: str
+    name: str
+    polygon: geometry.Ring
+    hours: tuple[QuietHours, ...] = ()
+    action: QuietAction = QuietAction.MUTE
+    volume: int | None = None
+
+    def __post_init__(self) -> None:
+        what = f"quiet zone {self.id}"
+        _nonempty(self.id, "quiet_zone.id")
+        _nonempty(self.name, f"{what}.name")
+        object.__setattr__(self, "polygon", geometry.polygon(self.polygon, f"{what}.polygon"))
+        _require(isinstance(self.hours, tuple), f"{what}.hours", "must be a tuple")
+        _coerce_enum(self, "action", QuietAction, f"{what}.action")
+        if self.action is QuietAction.MUTE:
+            _require(self.volume is None, f"{what}.volume", "a muted zone has no volume")
+        else:
+            _require(self.volume is not None, f"{what}.volume", "give the volume inside the zone")
+            assert self.volume is not None
+            _within(self.volume, limits.QUIET_VOLUME, f"{what}.volume")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +282,12 @@ class Program:
     id: str
     name: str
     message_ids: tuple[str, ...]
-    gap_s: float = 5.0
+    gap_s: float = limits.GAP_S.default
 
     def __post_init__(self) -> None:
         _nonempty(self.id, "program.id")
         _tuple_of_ids(self.message_ids, f"program {self.id}.message_ids")
-        _require(self.gap_s >= 0, f"program {self.id}.gap_s", "must be >= 0")
+        _within(self.gap_s, limits.GAP_S, f"program {self.id}.gap_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +304,12 @@ class Schedule:
     speaker_ids: tuple[str, ...] = ()
     area_ids: tuple[str, ...] = ()
     weekdays: frozenset[int] = frozenset(range(7))
-    start: time = time(7, 0)
-    end: time = time(19, 0)
+    start: time = limits.DEFAULT_WINDOW[0]
+    end: time = limits.DEFAULT_WINDOW[1]
     first_date: date | None = None
     last_date: date | None = None
     exceptions: frozenset[date] = frozenset()
-    priority: int = 0
+    priority: int = limits.PRIORITY.default
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -243,6 +329,7 @@ class Schedule:
             _require(isinstance(value, time), f"{what}.{name}", "must be a time")
             _require(value.tzinfo is None, f"{what}.{name}", "is a wall time: no tzinfo")
         _require(isinstance(self.exceptions, frozenset), f"{what}.exceptions", "not a frozenset")
+        _within(self.priority, limits.PRIORITY, f"{what}.priority")
         if self.first_date is not None and self.last_date is not None:
             _require(self.first_date <= self.last_date, f"{what}.last_date", "before first_date")
 
@@ -268,8 +355,8 @@ class Urgent:
     message_id: str | None = None
     speaker_ids: tuple[str, ...] = ()
     area_ids: tuple[str, ...] = ()
-    repeats: int = 1
-    interval_s: float = 0.0
+    repeats: int = limits.REPEATS.default
+    interval_s: float = limits.INTERVAL_S.default
     override_window: bool = False
     cancelled_at: datetime | None = None
     created_by: str = ""
@@ -289,8 +376,8 @@ class Urgent:
         _tuple_of_ids(self.speaker_ids, f"{what}.speaker_ids")
         _tuple_of_ids(self.area_ids, f"{what}.area_ids")
         _require(bool(self.speaker_ids or self.area_ids), f"{what}.targets", "no speaker or area")
-        _require(1 <= self.repeats <= 100, f"{what}.repeats", "must be in [1, 100]")
-        _require(self.interval_s >= 0, f"{what}.interval_s", "must be >= 0")
+        _within(self.repeats, limits.REPEATS, f"{what}.repeats")
+        _within(self.interval_s, limits.INTERVAL_S, f"{what}.interval_s")
         _require(self.expires_at > self.starts_at, f"{what}.expires_at", "not after starts_at")
 
     def is_live(self, at: datetime) -> bool:

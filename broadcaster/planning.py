@@ -2,7 +2,7 @@
 
 Pure: it never reads the clock, files, the environment or the database. Same inputs, same plan.
 
-Rules (DESIGN.md "Planning rules"), with the choices made where the design is silent:
+Rules (docs/design.md "Planning rules"), with the choices made where the design is silent:
 
 1. Windows. A window is ``[start, end)`` in the deployment's zone, on the schedule's weekdays,
    within its date range (inclusive) and not on an exception date -- all judged by the window's
@@ -58,6 +58,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
 from zoneinfo import ZoneInfo
 
+from broadcaster import schema
 from broadcaster.errors import NotFound, ValidationError
 from broadcaster.models import Area, ClipRef, PlayKind, Program, Schedule, Speaker, Urgent
 
@@ -617,12 +618,19 @@ def plan_many(
     return result
 
 
-def item_to_json(item: PlanItem) -> dict[str, str | None]:
+def item_wire(item: PlanItem) -> schema.PlanItem:
+    """The item as the device API sends it (`broadcaster.schema.PlanItem`)."""
+    return schema.PlanItem(
+        start=item.start,
+        end=item.end,
+        kind=item.kind.value,  # type: ignore[arg-type]  # a plan item is never `live`
+        message=item.message_id,
+        clip=item.clip,
+        urgent=item.urgent_id,
+        window_end=item.window_end,
+    )
+
+
+def item_to_json(item: PlanItem) -> dict[str, object]:
     """The ``--json`` / device-API form: ISO 8601 times with their UTC offset, to the ms."""
-    return {
-        "start": item.start.isoformat(timespec="milliseconds"),
-        "end": item.end.isoformat(timespec="milliseconds"),
-        "kind": item.kind.value,
-        "message": item.message_id,
-        "clip": item.clip,
-    }
+    return schema.dump(item_wire(item))

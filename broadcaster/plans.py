@@ -11,16 +11,16 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from audio.errors import AudioError
-from broadcaster import planning
+from broadcaster import planning, schema
 from broadcaster.clips import ClipFile, ClipLibrary
 from broadcaster.errors import NotFound
-from broadcaster.models import Message, Schedule, Urgent, VoiceSettings
+from broadcaster.models import Message, Schedule, Speaker, SpeakerKind, Urgent, VoiceSettings
 from broadcaster.store.records import Deployment
 
 log = logging.getLogger(__name__)
@@ -211,16 +211,21 @@ def build_plan(
     if chime is not None:  # cached on every speaker before any urgent needs it
         files[chime.key] = chime
         used.add(chime.key)
-    content = {
-        "zone": zone.key,
-        "valid_from": iso(start, zone),
-        "valid_until": iso(end, zone),
-        "windows": [{"start": iso(a, zone), "end": iso(b, zone)} for a, b in windows],
-        "items": [_item_json(item, zone) for item in items],
-        "clips": {key: files[key].to_json() for key in sorted(used)},
-        "chime": chime.key if chime is not None else None,
-        "heartbeat_s": heartbeat_s,
-    }
+    content = schema.dump(
+        schema.PlanContent(
+            zone=zone.key,
+            valid_from=start.astimezone(zone),
+            valid_until=end.astimezone(zone),
+            windows=tuple(
+                schema.Window(start=a.astimezone(zone), end=b.astimezone(zone)) for a, b in windows
+            ),
+            items=tuple(planning.item_wire(item) for item in items),
+            clips={key: schema.Clip.model_validate(files[key].to_json()) for key in sorted(used)},
+            chime=chime.key if chime is not None else None,
+            heartbeat_s=heartbeat_s,
+            **_shapes(deployment, speaker, {i.message_id for i in items if i.message_id}),
+        )
+    )
     etag = etag_of(content)
     core = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
     return PlanDocument(
@@ -235,16 +240,55 @@ def build_plan(
     )
 
 
-def _item_json(item: planning.PlanItem, zone: ZoneInfo) -> dict[str, Any]:
+def _shapes(deployment: Deployment, speaker: Speaker, played: set[str]) -> dict[str, Any]:
+    """What a vehicle decides with offline (issue 13): the quiet zones, and for each message
+    it plays that is bound to areas, those areas' polygons. A bound area without a polygon
+    stands for those below it that have one (a township: its villages); a message none of
+    whose areas has a shape plays everywhere, as without GPS. Fixed loudspeakers get none."""
+    if speaker.kind is not SpeakerKind.VEHICLE:
+        return {}
+    areas = {a.id: a for a in deployment.areas}
+    children: dict[str, list[str]] = {}
+    for a in deployment.areas:
+        if a.parent_id is not None:
+            children.setdefault(a.parent_id, []).append(a.id)
+
+    def shaped(area_id: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        area = areas.get(area_id)
+        if area is None or area_id in seen:
+            return []
+        if area.polygon is not None:
+            return [area_id]
+        below = sorted(children.get(area_id, ()))
+        return [found for child in below for found in shaped(child, seen | {area_id})]
+
+    bound: dict[str, tuple[str, ...]] = {}
+    for message in deployment.messages:
+        if message.id in played and message.area_ids:
+            ids = tuple(dict.fromkeys(x for a in message.area_ids for x in shaped(a)))
+            if ids:
+                bound[message.id] = ids
+    used = sorted({a for ids in bound.values() for a in ids})
+    zones = [
+        schema.QuietZone(
+            id=z.id,
+            name=z.name,
+            polygon=z.polygon,
+            hours=tuple(schema.QuietHours(start=_hhmm(h.start), end=_hhmm(h.end)) for h in z.hours),
+            action=z.action.value,
+            volume=z.volume,
+        )
+        for z in deployment.quiet_zones
+    ]
     return {
-        "start": iso(item.start, zone),
-        "end": iso(item.end, zone),
-        "kind": str(item.kind),
-        "message": item.message_id,
-        "clip": item.clip,
-        "urgent": item.urgent_id,
-        "window_end": iso(item.window_end, zone),
+        "quiet_zones": tuple(zones),
+        "message_areas": bound,
+        "areas": {a: areas[a].polygon for a in used},
     }
+
+
+def _hhmm(value: time) -> str:
+    return value.isoformat("minutes" if value.second == 0 else "seconds")
 
 
 def windows_union(

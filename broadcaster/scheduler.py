@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from broadcaster import jobs
+from broadcaster.cap.feeds import FeedPoller
 from broadcaster.errors import Conflict
 from broadcaster.service import Service
 
@@ -24,6 +26,12 @@ log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
 LEASE_TTL = timedelta(seconds=30)
+COLLECT_EVERY = timedelta(minutes=10)
+COLLECT_AT_MOST_EVERY_S = 10.0  # when renders keep the cache over its budget
+WINDOW_JOB = "pre-render-before:"  # + a schedule's id: half an hour before its window opens
+# APScheduler says "Running job ..." and "... executed successfully" at INFO for every run
+# (every 5 s for `offline`): only its warnings and errors (a late or failed job) are kept.
+QUIET_LOGGERS = ("apscheduler",)
 
 
 def _scheduler_class() -> type[BaseScheduler]:
@@ -65,53 +73,58 @@ class SchedulerShell:
         self._last_expiry_check = clock()
         self._revision = -1
         self._scheduler: BaseScheduler | None = None
+        self._collected_at = -COLLECT_AT_MOST_EVERY_S
 
     def start(self) -> None:
         """Take the lease and start; `Conflict` if another process runs the scheduler."""
         store = self.service.store
         now = self.clock()
-        holder = store.lease_holder(LEASE, now)
+        holder = store.journal.lease_holder(LEASE, now)
         if holder is not None and _dead_local_process(holder):
             # A server on this machine was killed without releasing it: take over now.
             log.warning("taking over the scheduler lease of %s (process is gone)", holder)
-            store.release_lease(LEASE, holder)
-        if not store.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
-            holder = store.lease_holder(LEASE, now)
+            store.journal.release_lease(LEASE, holder)
+        if not store.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
+            holder = store.journal.lease_holder(LEASE, now)
             raise Conflict(
                 f"another broadcaster server ({holder}) already runs the scheduler on this "
                 "database; run only one `broadcaster serve` per database"
             )
         settings = self.service.settings
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         scheduler = _scheduler_class()(
             timezone=settings.zone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         )
-        every = scheduler.add_job
-        every(self._guard(self._renew), "interval", seconds=10, id="lease")
-        every(
-            self._guard(self._prerender), "interval", minutes=10, id="prerender", next_run_time=now
-        )
-        every(self._guard(self._offline), "interval", seconds=5, id="offline")
-        every(self._guard(self._expire), "interval", seconds=15, id="expire")
-        every(self._guard(self._rollup), "cron", minute="*/15", id="rollup")
-        every(
-            self._guard(self._sync_window_jobs),
-            "interval",
-            seconds=30,
-            id="sync",
-            next_run_time=now,
-        )
+        # Each job is named for what it does: the name is its id, and what the log says
+        # when it fails or is late.
+        self._add(scheduler, "lease", self._renew, "interval", seconds=10)
+        self._add(scheduler, "pre-render", self._prerender, "interval", minutes=10,
+                  next_run_time=now)  # fmt: skip
+        self._add(scheduler, "offline", self._offline, "interval", seconds=5)
+        self._add(scheduler, "expire-urgents", self._expire, "interval", seconds=15)
+        self._add(scheduler, "clean-clips", self._collect, "interval",
+                  seconds=COLLECT_EVERY.total_seconds(), next_run_time=now)  # fmt: skip
+        self._add(scheduler, "watch-schedules", self._sync_window_jobs, "interval", seconds=30,
+                  next_run_time=now)  # fmt: skip
+        for feed in settings.cap.feeds:  # upstream CAP feeds (issue 15, docs/cap.md)
+            poller = FeedPoller(self.service, feed)
+            self._add(scheduler, f"cap-feed:{feed.id}", poller.poll, "interval",
+                      seconds=feed.every_s, next_run_time=now)  # fmt: skip
         scheduler.start()
         self._scheduler = scheduler
+        self.service.library.over_budget = self._collect_soon
         log.info("scheduler started (%s, zone %s)", self.owner, settings.zone.key)
 
     def stop(self) -> None:
         """Stop the jobs and give the lease back."""
+        self.service.library.over_budget = None
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         try:
-            self.service.store.release_lease(LEASE, self.owner)
+            self.service.store.journal.release_lease(LEASE, self.owner)
         except Exception:
             log.exception("could not release the scheduler lease")
 
@@ -119,19 +132,29 @@ class SchedulerShell:
         """The ids of the scheduled jobs (for tests and the dashboard)."""
         return sorted(job.id for job in self._scheduler.get_jobs()) if self._scheduler else []
 
-    def _guard(self, job: Callable[[datetime], Any]) -> Callable[[], None]:
+    def _add(
+        self,
+        scheduler: BaseScheduler,
+        name: str,
+        job: Callable[[datetime], Any],
+        trigger: Any,
+        **options: Any,
+    ) -> None:
+        scheduler.add_job(self._guard(job, name), trigger, id=name, name=name, **options)
+
+    def _guard(self, job: Callable[[datetime], Any], name: str) -> Callable[[], None]:
         # A job boundary: log with the traceback and keep the scheduler running.
         def run() -> None:
             try:
                 job(self.clock())
             except Exception:
-                log.exception("scheduled job %s failed", getattr(job, "__name__", job))
+                log.exception("scheduled job %s failed", name)
 
-        run.__name__ = getattr(job, "__name__", "job")
+        run.__name__ = run.__qualname__ = name.replace("-", "_").replace(":", "_")
         return run
 
     def _renew(self, now: datetime) -> None:
-        if not self.service.store.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
+        if not self.service.store.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
             log.critical("lost the scheduler lease to another process: stopping this scheduler")
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)
@@ -148,8 +171,18 @@ class SchedulerShell:
         jobs.expire_urgents(self.service, now, self._last_expiry_check)
         self._last_expiry_check = now
 
-    def _rollup(self, now: datetime) -> None:
-        jobs.rollup_plays(self.service, now)
+    def _collect(self, now: datetime) -> None:
+        self._collected_at = time.monotonic()
+        jobs.collect_clips(self.service, now)
+
+    def _collect_soon(self) -> None:
+        """A render took the clip cache over its budget: run the collection now, or a few
+        seconds after the last one while renders keep the cache there."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        wait_s = max(0.0, self._collected_at + COLLECT_AT_MOST_EVERY_S - time.monotonic())
+        scheduler.modify_job("clean-clips", next_run_time=self.clock() + timedelta(seconds=wait_s))
 
     def _sync_window_jobs(self, now: datetime) -> None:
         """One job per schedule, 30 minutes before its window opens, to render its clips:
@@ -159,7 +192,7 @@ class SchedulerShell:
             return
         self._revision = revision
         for job in self._scheduler.get_jobs():
-            if job.id.startswith("window:"):
+            if job.id.startswith(WINDOW_JOB):
                 job.remove()
         for schedule in self.service.deployment(now).schedules:
             if not schedule.enabled:
@@ -174,7 +207,5 @@ class SchedulerShell:
                 minute=minutes % 60,
                 timezone=self.service.settings.zone,
             )
-            self._scheduler.add_job(
-                self._guard(self._prerender), trigger, id=f"window:{schedule.id}",
-                misfire_grace_time=600,
-            )  # fmt: skip
+            self._add(self._scheduler, f"{WINDOW_JOB}{schedule.id}", self._prerender, trigger,
+                      misfire_grace_time=600)  # fmt: skip

@@ -17,7 +17,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from broadcaster.config import load_settings
+from broadcaster.config import ServerSettings, load_settings
+from broadcaster.deadlines import Timeouts
 from broadcaster.errors import Conflict, NotFound
 from broadcaster.models import Role, User
 from broadcaster.notify import Notifier
@@ -37,14 +38,14 @@ def utc_now() -> datetime:
 def ensure_admin(store: Store, now: datetime) -> str | None:
     """Create the first admin if there is none; returns the password to print once, if new."""
     try:
-        store.get_user("admin")
+        store.people.get_user("admin")
         return None
     except NotFound:
         pass
     from_env = os.environ.get("BROADCASTER_ADMIN_PASSWORD")
     password = from_env or generate_password()
-    store.create_user(User("admin", Role.ADMIN), now, password_hash=hash_password(password))
-    store.append_audit(now, "server", "user.create", "admin", {"first_start": True})
+    store.people.create_user(User("admin", Role.ADMIN), now, password_hash=hash_password(password))
+    store.journal.append_audit(now, "server", "user.create", "admin", {"first_start": True})
     return "(from BROADCASTER_ADMIN_PASSWORD)" if from_env else password
 
 
@@ -52,6 +53,8 @@ def secret_key(data: Path) -> str:
     """The session signing key, kept in the data folder so sessions survive restarts."""
     path = data / "secret_key"
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
         return path.read_text().strip()
     key = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -60,24 +63,41 @@ def secret_key(data: Path) -> str:
     return key
 
 
+def timeouts_of(settings: ServerSettings) -> Timeouts:
+    """The connection deadlines configured under `server:`."""
+    return Timeouts(
+        header_s=settings.header_timeout_s,
+        idle_s=settings.idle_timeout_s,
+        body_s=settings.body_timeout_s,
+        body_min_bytes_per_s=settings.body_min_bytes_per_s,
+        send_s=settings.send_timeout_s,
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT."""
-    from gevent import pool, pywsgi
-
+    from broadcaster.httpserver import make_server
     from web.app import create_app
 
+    # Quiet until the URL and the first admin's password are printed (migrations, seeding
+    # and the first jobs say only warnings); then INFO: access lines and what jobs did.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings(args.config)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     data: Path = args.data
-    data.mkdir(parents=True, exist_ok=True)
+    # Everything the server writes (database, keys, recordings, clips) is its user's alone
+    # (the `broadcaster` command sets umask 077 too).
+    os.umask(0o077)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if data.stat().st_mode & 0o077:
+        log.warning("the data folder %s is open to other users: chmod 700 it", data)
     now = utc_now()
     store = open_store(settings, data, now, args.db)
     library = make_library(settings, data)
-    notifier = Notifier(store.last_event_seq())
+    notifier = Notifier(store.devices.last_event_seq())
     service = Service(settings, store, library, notifier, utc_now)
     scheduler = SchedulerShell(service, utc_now)
     try:
@@ -98,12 +118,12 @@ def serve(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     watcher = threading.Thread(
-        target=notifier.watch, args=(store.last_event_seq, stop), daemon=True
+        target=notifier.watch, args=(store.devices.last_event_seq, stop), daemon=True
     )
     watcher.start()
     pusher = threading.Thread(target=service.run_pusher, args=(stop,), daemon=True)
     pusher.start()
-    server = pywsgi.WSGIServer((host, port), app, spawn=pool.Pool(20_000), log=None)
+    server = make_server((host, port), app, timeouts_of(settings.server))
     server.start()
     url = f"http://{host}:{server.server_port}/"
     print(f"broadcaster: serving {settings.name} at {url} (data in {data.resolve()})", flush=True)
@@ -111,6 +131,7 @@ def serve(args: argparse.Namespace) -> int:
         print(
             f"broadcaster: first start: sign in as admin with password {admin_password}", flush=True
         )
+    logging.getLogger().setLevel(logging.INFO)
 
     def shutdown(signum: int, _frame: object) -> None:
         log.info("stopping on signal %d", signum)

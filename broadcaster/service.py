@@ -29,6 +29,7 @@ from broadcaster.store import (
     SpeakerStatus,
     Store,
 )
+from broadcaster.store.records import Fix
 from broadcaster.store.urgents import RECENT
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,16 @@ class Heartbeat:
     cache: Mapping[str, Any] | None
     selftest: Mapping[str, Any] | None
     version: str
+    # The vehicle's GPS fix (issue 13); None: none in this heartbeat.
+    position: Fix | None = None
+
+
+def _latest_fix(new: Fix | None, old: Fix | None) -> Fix | None:
+    if new is None:
+        return old
+    if old is not None and old.at > new.at:
+        return old
+    return new
 
 
 class Service:
@@ -168,7 +179,7 @@ class Service:
                 return []
             changed = [sid for sid, etag in current.items() if before.get(sid, etag) != etag]
             if changed:
-                last = self.store.append_events(
+                last = self.store.devices.append_events(
                     [(sid, EventKind.RESYNC, {}) for sid in changed], now
                 )
                 self.notifier.publish(last)
@@ -212,7 +223,7 @@ class Service:
     # -- device reports ----------------------------------------------------------------------
     def heartbeat(self, speaker_id: str, beat: Heartbeat, now: datetime) -> dict[str, Any]:
         """Record a heartbeat; answer with the current plan's ETag (a change means resync)."""
-        previous = self.store.speaker_status(speaker_id)
+        previous = self.store.devices.speaker_status(speaker_id)
         selftest = beat.selftest or {}
         status = SpeakerStatus(
             speaker_id=speaker_id,
@@ -231,8 +242,11 @@ class Service:
             last_sync=beat.last_sync,
             plan_etag=beat.plan_etag,
             client_version=beat.version,
+            # A heartbeat without a fix keeps the last one (with its time: the map shows how
+            # old it is); a newer fix replaces it, an older one (sent late) does not.
+            fix=_latest_fix(beat.position, previous.fix if previous else None),
         )
-        self.store.put_speaker_status(status)
+        self.store.devices.put_speaker_status(status)
         etag = self.plan(speaker_id, now).etag
         return {"plan_etag": etag, "heartbeat_s": self.settings.server.heartbeat_s}
 
@@ -241,12 +255,12 @@ class Service:
     ) -> PlayUpload:
         """Store play-log entries (idempotent by id); urgent plays also acknowledge 'played'."""
         entries = [replace(e, speaker_id=speaker_id) for e in entries]
-        upload = self.store.add_plays(entries, now)
+        upload = self.store.devices.add_plays(entries, now)
         return upload
 
     def ack(self, speaker_id: str, urgent_id: str, state: AckState, at: datetime) -> None:
         """A speaker received, started or finished an urgent announcement."""
-        self.store.ack_urgent(urgent_id, speaker_id, state, at)
+        self.store.urgents.ack_urgent(urgent_id, speaker_id, state, at)
 
     def events(
         self, speaker_id: str, after: int | None, wait_s: float
@@ -256,21 +270,21 @@ class Service:
         Without `after`: none, and the current sequence number to start from.
         """
         if after is None:
-            return (), self.store.last_event_seq()
+            return (), self.store.devices.last_event_seq()
         deadline = _monotonic() + wait_s
         while True:
-            found = self.store.events_after(speaker_id, after)
+            found = self.store.devices.events_after(speaker_id, after)
             if found:
                 return found, found[-1].seq
             # Events for other speakers also wake us: move `after` past what we have seen.
             seen = max(after, self.notifier.seq)
             remaining = deadline - _monotonic()
             if remaining <= 0 or not self.notifier.wait_beyond(seen, remaining):
-                return (), max(after, self.store.last_event_seq())
+                return (), max(after, self.store.devices.last_event_seq())
 
     def statuses(self, speaker_ids: Iterable[str]) -> dict[str, SpeakerStatus]:
         """The last known status of each speaker."""
-        return self.store.speaker_statuses(list(speaker_ids))
+        return self.store.devices.speaker_statuses(list(speaker_ids))
 
     def offline_after(self) -> timedelta:
         """Silence after which a speaker counts as offline: three missed heartbeats."""

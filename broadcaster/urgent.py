@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from audio.errors import AudioError
-from broadcaster import access, editing, planning
+from broadcaster import access, editing, limits, planning, schema
 from broadcaster.clips import ClipFile
 from broadcaster.errors import Forbidden, NotFound, ValidationError
 from broadcaster.models import Message, PlayKind, Role, Speaker, Urgent, User
@@ -28,10 +28,6 @@ from broadcaster.store.records import Deployment
 
 log = logging.getLogger(__name__)
 
-MAX_REPEATS = 20
-MAX_INTERVAL_S = 3600
-DEFAULT_EXPIRY = timedelta(hours=1)
-MAX_EXPIRY = timedelta(days=7)
 PAGE_MAX = 200
 
 # Why a target will not play (the `reason` of a target's coverage)
@@ -242,34 +238,37 @@ def send(
     now: datetime,
     *,
     preview: bool = False,
+    remote_addr: str | None = None,
 ) -> Sent:
     """Check the request against the user's role and areas, work out who will hear it when,
     store it and tell every target at once (the speech follows when rendered).
 
+    The urgent, one `urgent` event per target and the `urgent.send` audit line commit in one
+    transaction: every target gets it, with its audit line, or nothing is stored.
     With `preview` nothing is stored or sent: the answer says who would hear it when.
     Raises `WillNotPlay` (nothing stored) when no target can play it before it expires.
     """
     deployment = service.deployment(now)
-    areas = {a.id: a for a in deployment.areas}
     _validate(request, now)
     if user.role is Role.OPERATOR:
         raise Forbidden("operators cannot send urgent announcements")
-    for speaker_id in request.speaker_ids:
-        access.require_speaker(user, speaker_id, deployment.speakers, areas)
+    scope = editing.scope_for(user, service.store, deployment)
+    for speaker_id in request.speaker_ids:  # the panel's checks: hidden answers as missing
+        scope.speaker(speaker_id)
     for area_id in request.area_ids:
-        access.require_area(user, area_id, areas)
+        scope.area(area_id)
     if request.override_window and user.role not in (Role.ADMIN, Role.CHIEF):
         raise Forbidden("override_window: only an admin or a chief may play outside the windows")
     targets = _targets(request.speaker_ids, request.area_ids, deployment)
     if not targets:
-        raise ValidationError("speakers: the chosen areas hold no loudspeaker")
-    message = _message(service, user, request, deployment)
+        raise ValidationError.at("speakers", "the chosen areas hold no loudspeaker")
+    message = _message(scope, request)
     clip = _ready_clip(service, request, message)
     urgent = Urgent(
         id=f"u-{now:%Y%m%d}-{secrets.token_hex(4)}",
         created_at=now,
         starts_at=now,
-        expires_at=request.expires_at or now + DEFAULT_EXPIRY,
+        expires_at=request.expires_at or now + limits.DEFAULT_EXPIRY,
         text=request.text,
         message_id=request.message_id,
         speaker_ids=request.speaker_ids,
@@ -286,8 +285,14 @@ def send(
         return Sent(urgent, cover)
     chime = _chime(service)
     payload = event_payload(urgent, clip, chime, service.library.chime_ms)
-    service.store.create_urgent(urgent, [(sid, EventKind.URGENT, payload) for sid in targets], now)
-    service.notifier.publish(service.store.last_event_seq())
+    store = service.store
+    with store.transaction():
+        store.urgents.create_urgent(
+            urgent, [(sid, EventKind.URGENT, payload) for sid in targets], now
+        )
+        store.journal.append_audit(now, _actor(user), "urgent.send", urgent.id, _send_detail(urgent, cover),
+                           remote_addr)  # fmt: skip
+    service.notifier.publish(store.devices.last_event_seq())
     if clip is None:
         _render_later(service, urgent, request, message, targets)
     else:
@@ -295,31 +300,92 @@ def send(
     return Sent(urgent, cover)
 
 
-def cancel(service: Service, user: User, urgent_id: str, now: datetime) -> Urgent:
+def cancel(
+    service: Service, user: User, urgent_id: str, now: datetime, *, remote_addr: str | None = None
+) -> Urgent:
     """Cancel an urgent the user may see; the speakers playing it stop at once and, with the
-    plan pushed right after, go on with their loop."""
+    plan pushed right after, go on with their loop. The cancel, a `cancel` event per target
+    and the `urgent.cancel` audit line commit together."""
     view = get(service, user, urgent_id, now)
     if user.role is Role.OPERATOR:
         raise Forbidden("operators cannot cancel urgent announcements")
-    events = [(sid, EventKind.CANCEL, {"urgent": urgent_id}) for sid in view.targets]
-    urgent = service.store.cancel_urgent(urgent_id, now, events)
-    service.notifier.publish(service.store.last_event_seq())
+    urgent = _stop(service, view.urgent, view.targets, now, {"urgent": urgent_id},
+                   (_actor(user), "urgent.cancel", {}, remote_addr))  # fmt: skip
     service.request_push()
     return urgent
 
 
-def _message(
-    service: Service, user: User, request: UrgentRequest, deployment: Deployment
-) -> Message | None:
+def expire(service: Service, now: datetime, since: datetime) -> list[str]:
+    """Urgents that expired in `(since, now]` and were not cancelled: a `cancel` event
+    (reason `expired`) to each of their targets, and an `urgent.expire` audit line each, all
+    in one transaction. Clients also enforce `expires_at`; this covers a client whose clock
+    is off. Returns their ids."""
+    expired = [
+        u for u in service.store.urgents.list_urgents(limit=500)
+        if since < u.expires_at <= now and u.cancelled_at is None
+    ]  # fmt: skip
+    if not expired:
+        return []
+    deployment = service.deployment(now)
+    store = service.store
+    with store.transaction():
+        for u in expired:
+            targets = _targets(u.speaker_ids, u.area_ids, deployment)
+            payload = {"urgent": u.id, "reason": "expired"}
+            store.devices.append_events([(sid, EventKind.CANCEL, payload) for sid in targets], now)
+            store.journal.append_audit(
+                now, "scheduler", "urgent.expire", u.id, {"targets": len(targets)}
+            )
+    service.notifier.publish(store.devices.last_event_seq())
+    return [u.id for u in expired]
+
+
+def _stop(
+    service: Service,
+    urgent: Urgent,
+    targets: Sequence[str],
+    now: datetime,
+    payload: dict[str, Any],
+    audit: tuple[str, str, dict[str, Any], str | None],
+) -> Urgent:
+    """Cancel an urgent from `now` with a `cancel` event to every target and one audit line
+    (actor, action, detail, address), in one transaction; then wake the long polls."""
+    actor, action, detail, remote_addr = audit
+    store = service.store
+    with store.transaction():
+        events = [(sid, EventKind.CANCEL, payload) for sid in targets]
+        cancelled = store.urgents.cancel_urgent(urgent.id, now, events)
+        store.journal.append_audit(now, actor, action, urgent.id, detail, remote_addr)
+    service.notifier.publish(store.devices.last_event_seq())
+    return cancelled
+
+
+def _actor(user: User) -> str:
+    """Who the audit log names for a user's action (as every panel and API line does)."""
+    return f"user:{user.name}"
+
+
+def _send_detail(urgent: Urgent, cover: Sequence[TargetCoverage]) -> dict[str, Any]:
+    return {
+        "text": urgent.text,
+        "message": urgent.message_id,
+        "speakers": list(urgent.speaker_ids),
+        "areas": list(urgent.area_ids),
+        "override_window": urgent.override_window,
+        "targets": len(cover),
+        "will_play": sum(1 for t in cover if t.plays_at is not None),
+    }
+
+
+def _message(scope: editing.Scope, request: UrgentRequest) -> Message | None:
     """The message to announce, if the user may use it: another area's own message is
     answered exactly like one that does not exist."""
     if request.message_id is None:
         return None
-    message = next((m for m in deployment.messages if m.id == request.message_id), None)
-    scope = editing.scope_for(user, service.store, deployment)
-    if message is None or not scope.sees_owned("message", message.id):
-        raise ValidationError(f"message: no message {request.message_id!r}")
-    return message
+    try:
+        return scope.message(request.message_id)
+    except NotFound:
+        raise ValidationError.at("message", f"no message {request.message_id!r}") from None
 
 
 def _ready_clip(
@@ -338,7 +404,7 @@ def _ready_clip(
         return library.ready_for_text(request.text, service.settings.default_voice)
     except AudioError as exc:
         field = "text" if request.text is not None else "message"
-        raise ValidationError(f"{field}: {exc}") from exc
+        raise ValidationError.at(field, str(exc)) from exc
 
 
 def _chime(service: Service) -> ClipFile | None:
@@ -368,18 +434,18 @@ def _render_later(
         except Exception as exc:
             log.error("urgent %s: its speech cannot be rendered (%s); cancelling it", urgent.id,
                       exc)  # fmt: skip
-            now = service.clock()
-            events = [(sid, EventKind.CANCEL, {"urgent": urgent.id}) for sid in targets]
-            service.store.cancel_urgent(urgent.id, now, events)
-            service.store.append_audit(
-                now, "system", "urgent.render_failed", urgent.id, {"reason": str(exc)}, None
-            )
+            _stop(service, urgent, targets, service.clock(), {"urgent": urgent.id},
+                  ("system", "urgent.render_failed", {"reason": str(exc)}, None))  # fmt: skip
         else:
-            payload = {"urgent": urgent.id, "clip": {"key": clip.key, **clip.to_json()}}
-            service.store.append_events(
+            payload = schema.dump(
+                schema.UrgentClipEvent.model_validate(
+                    {"urgent": urgent.id, "clip": clip_json(clip)}
+                )
+            )
+            service.store.devices.append_events(
                 [(sid, EventKind.URGENT_CLIP, payload) for sid in targets], service.clock()
             )
-        service.notifier.publish(service.store.last_event_seq())
+            service.notifier.publish(service.store.devices.last_event_seq())
         service.request_push()
 
     threading.Thread(target=work, name=f"render-{urgent.id}", daemon=True).start()
@@ -400,20 +466,19 @@ def list_for(
     """The urgent announcements whose targets the user may see, newest first; `before` an id
     pages on to older ones. Scans in batches so hidden ones do not shorten a page."""
     deployment = service.deployment(now)
-    areas = {a.id: a for a in deployment.areas}
-    mine = {s.id for s in access.visible_speakers(user, deployment.speakers, areas)}
+    scope = editing.scope_for(user, service.store, deployment)
     if before is not None:
         get(service, user, before, now)  # 404 for ids the user may not see
     views: list[UrgentView] = []
     cursor = before
     while len(views) < limit:
-        batch = service.store.list_urgents(limit=max(limit, 50), before=cursor)
+        batch = service.store.urgents.list_urgents(limit=max(limit, 50), before=cursor)
         if not batch:
             break
         for urgent in batch:
-            targets = _targets(urgent.speaker_ids, urgent.area_ids, deployment)
-            if user.role is not Role.ADMIN and not set(targets) <= mine:
+            if not scope.sees_urgent(urgent):
                 continue
+            targets = _targets(urgent.speaker_ids, urgent.area_ids, deployment)
             views.append(_view(service, urgent, targets, now, deployment, with_coverage))
             if len(views) == limit:
                 break
@@ -425,16 +490,14 @@ def get(service: Service, user: User, urgent_id: str, now: datetime) -> UrgentVi
     """One urgent the user may see, with every target's state; NotFound otherwise (also when
     it exists but targets speakers beyond the user's reach)."""
     deployment = service.deployment(now)
-    areas = {a.id: a for a in deployment.areas}
     try:
-        urgent = service.store.get_urgent(urgent_id)
+        urgent = service.store.urgents.get_urgent(urgent_id)
     except NotFound:
         raise NotFound(f"no urgent announcement {urgent_id!r}") from None
+    scope = editing.scope_for(user, service.store, deployment)
+    if user.role is Role.OPERATOR or not scope.sees_urgent(urgent):
+        raise NotFound(f"no urgent announcement {urgent_id!r}")
     targets = _targets(urgent.speaker_ids, urgent.area_ids, deployment)
-    if user.role is not Role.ADMIN:
-        mine = {s.id for s in access.visible_speakers(user, deployment.speakers, areas)}
-        if user.role is Role.OPERATOR or not set(targets) <= mine:
-            raise NotFound(f"no urgent announcement {urgent_id!r}")
     return _view(service, urgent, targets, now, deployment, True)
 
 
@@ -452,7 +515,7 @@ def _view(
         state = "expired"
     else:
         state = "live"
-    acks = service.store.urgent_acks(urgent.id)
+    acks = service.store.urgents.urgent_acks(urgent.id)
     states: tuple[TargetState, ...] = ()
     if with_coverage:
         states = target_states(service, urgent, state, targets, acks, now, deployment)
@@ -511,40 +574,45 @@ def _targets(speaker_ids: Sequence[str], area_ids: Sequence[str], deployment: An
 
 def _validate(request: UrgentRequest, now: datetime) -> None:
     if (request.text is None) == (request.message_id is None):
-        raise ValidationError("text: give either a text or a message, not both")
+        raise ValidationError.at("text", "give either a text or a message, not both")
     if request.text is not None and not request.text.strip():
-        raise ValidationError("text: the announcement text is empty")
+        raise ValidationError.at("text", "the announcement text is empty")
     if not request.speaker_ids and not request.area_ids:
-        raise ValidationError("speakers: choose at least one loudspeaker or area")
-    if not 1 <= request.repeats <= MAX_REPEATS:
-        raise ValidationError(f"repeats: must be from 1 to {MAX_REPEATS}")
-    if not 0 <= request.interval_s <= MAX_INTERVAL_S:
-        raise ValidationError(f"interval_s: must be from 0 to {MAX_INTERVAL_S} seconds")
+        raise ValidationError.at("speakers", "choose at least one loudspeaker or area")
+    if request.repeats not in limits.REPEATS:
+        raise ValidationError.at("repeats", f"must be from {limits.REPEATS}")
+    if request.interval_s not in limits.INTERVAL_S:
+        raise ValidationError.at("interval_s", f"must be from {limits.INTERVAL_S}")
     if request.expires_at is not None:
         if request.expires_at <= now:
-            raise ValidationError("expires_at: must be in the future")
-        if request.expires_at > now + MAX_EXPIRY:
-            raise ValidationError("expires_at: at most 7 days ahead")
+            raise ValidationError.at("expires_at", "must be in the future")
+        if request.expires_at > now + limits.MAX_EXPIRY:
+            raise ValidationError.at("expires_at", f"at most {limits.MAX_EXPIRY.days} days ahead")
 
 
 def clip_json(clip: ClipFile | None) -> dict[str, Any] | None:
     return None if clip is None else {"key": clip.key, **clip.to_json()}
 
 
+def _keyed(clip: ClipFile | None) -> schema.KeyedClip | None:
+    return None if clip is None else schema.KeyedClip.model_validate(clip_json(clip))
+
+
 def event_payload(
     urgent: Urgent, clip: ClipFile | None, chime: ClipFile | None = None, chime_ms: int = 0
 ) -> dict[str, Any]:
-    """The `urgent` event as the device API contract describes it (`clip` None: the speech
-    is being rendered; an `urgent_clip` event follows)."""
-    return {
-        "id": urgent.id,
-        "clip": clip_json(clip),
-        "chime": clip_json(chime),
-        "speech_offset_ms": chime_ms,
-        "message": urgent.message_id,
-        "repeats": urgent.repeats,
-        "interval_s": urgent.interval_s,
-        "starts_at": urgent.starts_at.isoformat(),
-        "expires_at": urgent.expires_at.isoformat(),
-        "override_window": urgent.override_window,
-    }
+    """The `urgent` event (`broadcaster.schema.UrgentEvent`; `clip` None: the speech is
+    being rendered; an `urgent_clip` event follows)."""
+    event = schema.UrgentEvent(
+        id=urgent.id,
+        clip=_keyed(clip),
+        chime=_keyed(chime),
+        speech_offset_ms=chime_ms,
+        message=urgent.message_id,
+        repeats=urgent.repeats,
+        interval_s=urgent.interval_s,
+        starts_at=urgent.starts_at,
+        expires_at=urgent.expires_at,
+        override_window=urgent.override_window,
+    )
+    return schema.dump(event)

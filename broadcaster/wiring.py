@@ -11,6 +11,7 @@ from audio.render import Renderer
 from audio.tts import Pyttsx3Synthesizer
 from broadcaster.clips import ClipLibrary
 from broadcaster.config import Settings
+from broadcaster.renderqueue import RenderQueue
 from broadcaster.store import Store, sqlite_url
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,27 @@ def open_store(settings: Settings, data: Path, now: datetime, url: str | None = 
 
 
 def make_library(settings: Settings, data: Path) -> ClipLibrary:
-    """The clip library: pyttsx3/espeak-ng rendering into `data/clips`."""
-    renderer = Renderer(Pyttsx3Synthesizer(), ClipCache(data / "clips"), settings.render)
-    return ClipLibrary(renderer, data / "recordings", settings.selftest_text)
+    """The clip library: pyttsx3/espeak-ng rendering into `data/clips`, at most
+    `server.render_slots` renders at once (their CPU-bound part in worker threads under
+    `serve`), people's renders limited and queued, the cache kept to its size budget."""
+    server = settings.server
+    queue = RenderQueue(
+        slots=server.render_slots, limit=server.render_queue, per_user=server.renders_per_user
+    )
+    renderer = Renderer(Pyttsx3Synthesizer(), ClipCache(data / "clips"), settings.render, queue)
+    return ClipLibrary(
+        renderer,
+        data / "recordings",
+        settings.selftest_text,
+        budget_bytes=server.clip_cache_mb * 2**20,
+    )
 
 
 def close_library(library: ClipLibrary) -> None:
-    """Stop the synthesizer's spare worker process."""
+    """Stop the synthesizer's synthesis server and the render threads."""
     synthesizer = library.renderer.synthesizer
     if isinstance(synthesizer, Pyttsx3Synthesizer):
         synthesizer.close()
+    workers = library.renderer.workers
+    if isinstance(workers, RenderQueue):
+        workers.close()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need: Debian packages (as root, via
-# apt-get; otherwise prints the exact command) and the Python packages into .venv.
+# apt-get; otherwise prints the exact command) and the Python packages into .venv
+# (the project with its `server` and `test` extras).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(espeak-ng ffmpeg sox libsndfile1 alsa-utils postgresql chromium fonts-wqy-zenhei ${EXTRA_DEB_PACKAGES:-})
+DEB_PACKAGES=(espeak-ng ffmpeg sox libsndfile1 alsa-utils postgresql chromium fonts-wqy-zenhei openssl gpsd gpsd-clients ${EXTRA_DEB_PACKAGES:-})
 PYTHON=${PYTHON:-python3}
 
 missing=()
@@ -28,12 +29,14 @@ if [ ! -x .venv/bin/python ]; then
     echo "bootstrap: creating .venv"
     "$PYTHON" -m venv .venv
 fi
-# Reinstall only when the dependency list changed.
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# The server part and the test tools (a loudspeaker computer needs only `pip install .`).
+# Reinstall only when the dependency list or these extras changed.
+EXTRAS=server,test
+stamp=.venv/.installed-$( (echo "$EXTRAS"; cat pyproject.toml) | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
     echo "bootstrap: installing Python packages into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    .venv/bin/python -m pip install -q -e ".[$EXTRAS]"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

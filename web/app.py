@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 
+from broadcaster import limits
 from broadcaster.config import Settings
 from broadcaster.service import Service
-from web import catalog_api, device_api, errors, panel, user_api
+from web import cap_api, catalog_api, device_api, errors, live_api, panel, shapes_api, user_api
 from web.openapi import openapi_document
 from web.proxy import TrustedProxies
 from web.runtime import Runtime, utc_now
+
+access = logging.getLogger("broadcaster.access")
 
 
 def create_app(
@@ -43,7 +48,11 @@ def create_app(
     app.register_blueprint(device_api.bp)
     app.register_blueprint(user_api.bp)
     app.register_blueprint(catalog_api.bp)
+    app.register_blueprint(shapes_api.bp)
+    live_api.register(app)
+    cap_api.register(app)
     panel.register(app)
+    app.jinja_env.globals["limits"] = limits  # the min/max of the forms' number inputs
     errors.register(app)
 
     @app.get("/api/v1/openapi.json")
@@ -53,6 +62,27 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify({"ok": True, "name": settings.name})
+
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def access_log(response: Response) -> Response:
+        """One line per request: method, path (no query string: it may carry anything),
+        status, milliseconds, and who asked (user:<name>, speaker:<id> or -). Never a header,
+        a token or a form field."""
+        started = g.get("started")
+        ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        access.info(
+            "%s %s %d %.0f ms %s",
+            request.method,
+            request.path,
+            response.status_code,
+            ms,
+            g.get("actor") or "-",
+        )
+        return response
 
     @app.after_request
     def push_changes(response: Response) -> Response:

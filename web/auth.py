@@ -27,7 +27,7 @@ def require_device(speaker_id: str, now: datetime) -> str:
     token = bearer_token()
     if token is None:
         raise Unauthenticated("a device token is required (Authorization: Bearer ...)")
-    subject = runtime().service.store.verify_token(token, TokenKind.DEVICE, now)
+    subject = runtime().service.store.people.verify_token(token, TokenKind.DEVICE, now)
     if subject is None:
         raise Unauthenticated("the token is unknown or revoked")
     g.actor = f"speaker:{subject}"
@@ -41,7 +41,7 @@ def require_any_device(now: datetime) -> str:
     token = bearer_token()
     if token is None:
         raise Unauthenticated("a device token is required (Authorization: Bearer ...)")
-    subject = runtime().service.store.verify_token(token, TokenKind.DEVICE, now)
+    subject = runtime().service.store.people.verify_token(token, TokenKind.DEVICE, now)
     if subject is None:
         raise Unauthenticated("the token is unknown or revoked")
     g.actor = f"speaker:{subject}"
@@ -56,7 +56,7 @@ def current_user(now: datetime) -> User:
     store = runtime().service.store
     token = bearer_token()
     if token is not None:
-        name = store.verify_token(token, TokenKind.USER, now)
+        name = store.people.verify_token(token, TokenKind.USER, now)
         if name is None:
             raise Unauthenticated("the token is unknown or revoked")
     else:
@@ -64,14 +64,14 @@ def current_user(now: datetime) -> User:
         if not name:
             raise Unauthenticated("sign in first")
     try:
-        record = store.get_user(name)
+        record = store.people.get_user(name)
     except NotFound:
         raise Unauthenticated("the account no longer exists") from None
     if record.disabled:
         session.clear()
         raise Unauthenticated("the account is disabled")
     if token is None and session.get("epoch") != session_epoch(
-        record.password_hash, store.session_generation(name)
+        record.password_hash, record.session_generation
     ):
         session.clear()  # the password changed or the user signed out since it began
         raise Unauthenticated("the session has ended; sign in again")

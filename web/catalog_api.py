@@ -9,214 +9,93 @@ keeps the current value. `area`, `first_date` and `last_date` may be null on pur
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping
-from datetime import date, time
+from collections.abc import Mapping
+from datetime import time
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
-from broadcaster import catalog
-from broadcaster.catalog import KEEP, Keep
+from broadcaster import catalog, schema
+from broadcaster.catalog import KEEP
 from broadcaster.errors import ValidationError
 from broadcaster.models import Schedule, User
-from web import payloads
+from web import answers, payloads
+from web.answers import answer
 from web.auth import current_user
 from web.runtime import iso, runtime
 
 bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
 T = TypeVar("T")
-TEXT_LIMIT = 10_000  # the longest text any setting allows; the use case checks the real limit
-TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-MAX_ITEMS = 1000
 
 
 # -- reading bodies ---------------------------------------------------------------------------
+#
+# Shapes and bounds are the request models' (broadcaster/schema.py); a field left out (or null)
+# is not given, except where null means something (`area`, `first_date`, `last_date`).
 
 
-def _get(data: Mapping[str, Any], key: str, kinds: tuple[type, ...], what: str) -> Any:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) is not (bool in kinds) or not isinstance(value, kinds):
-        raise ValidationError(f"{key}: expected {what}")
-    return value
+def _given(asked: schema.Request, name: str) -> Any:
+    """A field that may be null on purpose: its value, or KEEP when left out."""
+    return getattr(asked, name) if name in asked.model_fields_set else KEEP
 
 
-def _string(data: Mapping[str, Any], key: str) -> str | None:
-    value = _get(data, key, (str,), "a string")
-    if value is None:
-        return None
-    if len(value) > TEXT_LIMIT:
-        raise ValidationError(f"{key}: at most {TEXT_LIMIT} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(f"{key}: expected text (the string holds a lone surrogate)") from None
-    return str(value)
-
-
-def _whole(data: Mapping[str, Any], key: str) -> int | None:
-    value = _get(data, key, (int, float), "a whole number")
-    if isinstance(value, float):
-        if not value.is_integer():  # JSON counts 5.0 as a whole number
-            raise ValidationError(f"{key}: expected a whole number")
-        value = int(value)
-    return value
-
-
-def _number(data: Mapping[str, Any], key: str) -> float | None:
-    value = _get(data, key, (int, float), "a number")
-    if value is not None and not math.isfinite(value):
-        raise ValidationError(f"{key}: expected a finite number")
-    return None if value is None else float(value)
-
-
-def _flag(data: Mapping[str, Any], key: str) -> bool | None:
-    value: bool | None = _get(data, key, (bool,), "true or false")
-    return value
-
-
-def _list(
-    data: Mapping[str, Any], key: str, item: Callable[[Any], T | None], what: str
-) -> tuple[T, ...] | None:
-    values = _get(data, key, (list,), f"a list of {what}")
-    if values is None:
-        return None
-    if len(values) > MAX_ITEMS:
-        raise ValidationError(f"{key}: at most {MAX_ITEMS} items")
-    out = []
-    for value in values:
-        parsed = item(value)
-        if parsed is None:
-            raise ValidationError(f"{key}: expected a list of {what}")
-        out.append(parsed)
-    return tuple(out)
-
-
-def _id(value: Any) -> str | None:
-    ok = isinstance(value, str) and 0 < len(value) <= payloads.MAX_ID
-    return value if ok and value.isprintable() else None
-
-
-def _weekday(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value) if value in range(7) else None
-
-
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str) or not DATE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _date(data: Mapping[str, Any], key: str) -> date | Keep | None:
-    """A date, None for an explicit null, KEEP when left out."""
-    if key not in data:
-        return KEEP
-    if data[key] is None:
-        return None
-    found = _day(data[key])
-    if found is None:
-        raise ValidationError(f"{key}: expected a date like 2025-05-01, or null")
-    return found
-
-
-def _time(data: Mapping[str, Any], key: str) -> time | None:
-    value = _get(data, key, (str,), "a time like 07:30")
-    if value is None:
-        return None
-    if not TIME.fullmatch(value):
-        raise ValidationError(f"{key}: expected a time like 07:30")
-    return time.fromisoformat(value)
-
-
-def _area(data: Mapping[str, Any]) -> str | Keep | None:
-    """An area id, None for an explicit null (district-wide), KEEP when left out."""
-    if "area" not in data:
-        return KEEP
-    if data["area"] is None:
-        return None
-    value = _string(data, "area")
-    if value is None or _id(value) is None:
-        raise ValidationError("area: expected an area id, or null for district-wide")
-    return value
-
-
-def _new_id(data: Mapping[str, Any]) -> str | None:
-    value = _string(data, "id")
-    if value == "":
-        raise ValidationError("id: leave it out (or null) for a generated id")
-    return value
-
-
-def _version(data: Mapping[str, Any]) -> int | None:
-    value = _whole(data, "version")
-    if value is not None and value < 1:
-        raise ValidationError("version: versions start at 1")
-    return value
+def _tuple(values: list[T] | None) -> tuple[T, ...] | None:
+    return None if values is None else tuple(values)
 
 
 def _no_id_change(data: Mapping[str, Any], object_id: str) -> None:
     if data.get("id") is not None and data.get("id") != object_id:
-        raise ValidationError("id: an id cannot be changed")
+        raise ValidationError.at("id", "an id cannot be changed")
 
 
 def message_request(data: Mapping[str, Any], *, creating: bool) -> catalog.MessageRequest:
-    drop = False
-    if "recording" in data:
-        if data["recording"] is not None or creating:
-            raise ValidationError(
-                "recording: recordings are uploaded in the panel; PATCH null drops one"
-            )
-        drop = True
+    if creating and "recording" in data:
+        raise ValidationError.at(
+            "recording", "recordings are uploaded in the panel; PATCH null drops one"
+        )
+    asked = schema.read(schema.MessageCreate if creating else schema.MessagePatch, data)
     return catalog.MessageRequest(
-        id=_new_id(data) if creating else None,
-        title=_string(data, "title"),
-        text=_string(data, "text"),
-        voice=_string(data, "voice"),
-        rate=_whole(data, "rate"),
-        volume=_number(data, "volume"),
-        chime=_flag(data, "chime"),
-        area=_area(data),
-        drop_recording=drop,
-        version=None if creating else _version(data),
+        id=asked.id if isinstance(asked, schema.MessageCreate) else None,
+        title=asked.title,
+        text=asked.text,
+        voice=asked.voice,
+        rate=asked.rate,
+        volume=asked.volume,
+        chime=asked.chime,
+        area=_given(asked, "area"),
+        drop_recording=isinstance(asked, schema.MessagePatch)
+        and "recording" in asked.model_fields_set,
+        version=asked.version if isinstance(asked, schema.MessagePatch) else None,
     )
 
 
 def program_request(data: Mapping[str, Any], *, creating: bool) -> catalog.ProgramRequest:
+    asked = schema.read(schema.ProgramCreate if creating else schema.ProgramIn, data)
     return catalog.ProgramRequest(
-        id=_new_id(data) if creating else None,
-        name=_string(data, "name"),
-        message_ids=_list(data, "messages", _id, "message ids"),
-        gap_s=_number(data, "gap_s"),
-        area=_area(data),
+        id=asked.id if isinstance(asked, schema.ProgramCreate) else None,
+        name=asked.name,
+        message_ids=_tuple(asked.messages),
+        gap_s=asked.gap_s,
+        area=_given(asked, "area"),
     )
 
 
 def schedule_request(data: Mapping[str, Any], *, creating: bool) -> catalog.ScheduleRequest:
-    weekdays = _list(data, "weekdays", _weekday, "weekdays 0 (Monday) to 6 (Sunday)")
-    exceptions = _list(data, "exceptions", _day, "dates like 2025-05-01")
+    asked = schema.read(schema.ScheduleCreate if creating else schema.ScheduleIn, data)
     return catalog.ScheduleRequest(
-        id=_new_id(data) if creating else None,
-        program_id=_string(data, "program"),
-        speaker_ids=_list(data, "speakers", _id, "speaker ids"),
-        area_ids=_list(data, "areas", _id, "area ids"),
-        weekdays=None if weekdays is None else frozenset(weekdays),
-        start=_time(data, "start"),
-        end=_time(data, "end"),
-        first_date=_date(data, "first_date"),
-        last_date=_date(data, "last_date"),
-        exceptions=None if exceptions is None else frozenset(exceptions),
-        priority=_whole(data, "priority"),
-        enabled=_flag(data, "enabled"),
-        accept_conflicts=bool(_flag(data, "accept_conflicts")),
+        id=asked.id if isinstance(asked, schema.ScheduleCreate) else None,
+        program_id=asked.program,
+        speaker_ids=_tuple(asked.speakers),
+        area_ids=_tuple(asked.areas),
+        weekdays=None if asked.weekdays is None else frozenset(asked.weekdays),
+        start=None if asked.start is None else time.fromisoformat(asked.start),
+        end=None if asked.end is None else time.fromisoformat(asked.end),
+        first_date=_given(asked, "first_date"),
+        last_date=_given(asked, "last_date"),
+        exceptions=None if asked.exceptions is None else frozenset(asked.exceptions),
+        priority=asked.priority,
+        enabled=asked.enabled,
+        accept_conflicts=bool(asked.accept_conflicts),
     )
 
 
@@ -225,34 +104,36 @@ def schedule_request(data: Mapping[str, Any], *, creating: bool) -> catalog.Sche
 
 def message_json(view: catalog.MessageView) -> dict[str, Any]:
     m = view.message
-    return {
-        "id": m.id,
-        "title": m.title,
-        "text": m.text,
-        "voice": m.voice.voice,
-        "rate": m.voice.rate,
-        "volume": m.voice.volume,
-        "chime": m.voice.chime,
-        "recording": m.recording,
-        "area": view.area,
-        "version": view.version,
-        "updated_at": iso(view.updated_at),
-        "editable": view.editable,
-        "used_by": list(view.used_by),
-    }
+    return answer(
+        answers.MessageOut,
+        id=m.id,
+        title=m.title,
+        text=m.text,
+        voice=m.voice.voice,
+        rate=m.voice.rate,
+        volume=m.voice.volume,
+        chime=m.voice.chime,
+        recording=m.recording,
+        area=view.area,
+        version=view.version,
+        updated_at=iso(view.updated_at),
+        editable=view.editable,
+        used_by=list(view.used_by),
+    )
 
 
 def program_json(view: catalog.ProgramView) -> dict[str, Any]:
     p = view.program
-    return {
-        "id": p.id,
-        "name": p.name,
-        "messages": list(p.message_ids),
-        "gap_s": p.gap_s,
-        "area": view.area,
-        "editable": view.editable,
-        "used_by": list(view.used_by),
-    }
+    return answer(
+        answers.ProgramOut,
+        id=p.id,
+        name=p.name,
+        messages=list(p.message_ids),
+        gap_s=p.gap_s,
+        area=view.area,
+        editable=view.editable,
+        used_by=list(view.used_by),
+    )
 
 
 def _clock(t: time) -> str:
@@ -260,20 +141,21 @@ def _clock(t: time) -> str:
 
 
 def schedule_json(s: Schedule) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "program": s.program_id,
-        "speakers": list(s.speaker_ids),
-        "areas": list(s.area_ids),
-        "weekdays": sorted(s.weekdays),
-        "start": _clock(s.start),
-        "end": _clock(s.end),
-        "first_date": s.first_date.isoformat() if s.first_date else None,
-        "last_date": s.last_date.isoformat() if s.last_date else None,
-        "exceptions": [d.isoformat() for d in sorted(s.exceptions)],
-        "priority": s.priority,
-        "enabled": s.enabled,
-    }
+    return answer(
+        answers.ScheduleOut,
+        id=s.id,
+        program=s.program_id,
+        speakers=list(s.speaker_ids),
+        areas=list(s.area_ids),
+        weekdays=sorted(s.weekdays),
+        start=_clock(s.start),
+        end=_clock(s.end),
+        first_date=s.first_date,
+        last_date=s.last_date,
+        exceptions=sorted(s.exceptions),
+        priority=s.priority,
+        enabled=s.enabled,
+    )
 
 
 def _json(data: object, status: int = 200, location: str | None = None) -> Response:

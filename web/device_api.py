@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from broadcaster.errors import ValidationError
-from broadcaster.store import AckState
-from web import payloads
+from web import answers, payloads
+from web.answers import MAX_SEQ, answer
 from web.auth import require_any_device, require_device
-from web.openapi import MAX_SEQ
 from web.runtime import iso, runtime
 
 bp = Blueprint("device_api", __name__, url_prefix="/api/v1")
 
-MAX_PLAYS = 500
 
-
-def _json(data: dict[str, object], status: int = 200) -> Response:
-    response = jsonify({**data, "server_time": iso(runtime().clock())})
-    response.status_code = status
-    return response
+def _json(model: type[answers.Answer], **fields: Any) -> Response:
+    """The answer `model` (web/answers.py) with the server's time."""
+    return jsonify(answer(model, **fields, server_time=iso(runtime().clock())))
 
 
 @bp.get("/speakers/<speaker_id>/plan")
@@ -62,20 +59,13 @@ def events(speaker_id: str) -> Response:
     wait = payloads.query_int(request.args, "wait", 0, None)
     wait_s = min(wait if wait is not None else 25, rt.settings.server.long_poll_max_s)
     found, last = rt.service.events(speaker_id, after, float(wait_s))
-    return _json(
-        {
-            "events": [
-                {
-                    "seq": e.seq,
-                    "kind": e.kind.value,
-                    "created_at": iso(e.created_at),
-                    "payload": dict(e.payload),
-                }
-                for e in found
-            ],
-            "last": last,
-        }
-    )
+    events = [
+        answers.EventOut(
+            seq=e.seq, kind=e.kind, created_at=iso(e.created_at), payload=dict(e.payload)
+        )
+        for e in found
+    ]
+    return _json(answers.EventsOut, events=events, last=last)
 
 
 @bp.post("/speakers/<speaker_id>/heartbeat")
@@ -83,8 +73,9 @@ def heartbeat(speaker_id: str) -> Response:
     rt = runtime()
     now = rt.clock()
     require_device(speaker_id, now)
-    beat = payloads.heartbeat(payloads.json_body())
-    return _json(rt.service.heartbeat(speaker_id, beat, now))
+    beat = payloads.heartbeat(payloads.json_body(), now, rt.settings.zone)
+    told = rt.service.heartbeat(speaker_id, beat, now)
+    return _json(answers.HeartbeatOut, **told)
 
 
 @bp.post("/speakers/<speaker_id>/plays")
@@ -92,9 +83,11 @@ def plays(speaker_id: str) -> Response:
     rt = runtime()
     now = rt.clock()
     require_device(speaker_id, now)
-    entries = payloads.plays(payloads.json_body(), speaker_id, MAX_PLAYS)
+    entries = payloads.plays(payloads.json_body(), speaker_id, now, rt.settings.zone)
     upload = rt.service.record_plays(speaker_id, entries, now)
-    return _json({"accepted": list(upload.accepted), "duplicates": list(upload.duplicates)})
+    return _json(
+        answers.PlaysOut, accepted=list(upload.accepted), duplicates=list(upload.duplicates)
+    )
 
 
 @bp.post("/speakers/<speaker_id>/acks")
@@ -102,13 +95,7 @@ def acks(speaker_id: str) -> Response:
     rt = runtime()
     now = rt.clock()
     require_device(speaker_id, now)
-    data = payloads.json_body()
-    urgent_id = payloads.text(data, "urgent", limit=100)
-    state = payloads.text(data, "state", limit=20)
-    if not urgent_id:
-        raise ValidationError("urgent: required")
-    if state not in {s.value for s in AckState}:
-        raise ValidationError("state: expected received, playing, played or cut")
-    at = payloads.moment(data, "at") or now
-    rt.service.ack(speaker_id, urgent_id, AckState(state), at)
+    urgent_id, state, at = payloads.ack(payloads.json_body(), now, rt.settings.zone)
+    # An urgent not aimed at this speaker is answered as one that does not exist.
+    rt.service.ack(speaker_id, urgent_id, state, at)
     return Response(status=204)

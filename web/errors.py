@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from flask import Flask, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from audio.errors import AudioError, InvalidInput
+from broadcaster.deadlines import ClientTooSlow
 from broadcaster.errors import (
     BroadcasterError,
     Conflict,
@@ -48,21 +48,11 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, o
     return {"error": error}
 
 
-_FIELD = re.compile(r"[A-Za-z_][\w.\[\]]*")
-
-
-def _field_of(message: str) -> str | None:
-    # Validation messages start with the field they are about: "entries[0].kind: ...".
-    head, sep, _ = message.partition(":")
-    return head if sep and _FIELD.fullmatch(head) else None
-
-
 def register(app: Flask) -> None:
     """Install the handlers on `app`."""
     audit_limit.install(app)
 
     @app.errorhandler(BroadcasterError)
-    @app.errorhandler(AudioError)
     def domain_error(exc: Exception):  # type: ignore[no-untyped-def]
         status, code = next((s, c) for kind, s, c in STATUS if isinstance(exc, kind))
         message = str(exc)
@@ -73,7 +63,7 @@ def register(app: Flask) -> None:
         page = _html_page(status, message)
         if page is not None:
             return page
-        body = error_body(code, message, _field_of(message))
+        body = error_body(code, message, exc.field if isinstance(exc, ValidationError) else None)
         if isinstance(exc, WillNotPlay):  # nobody would hear it: say why, speaker by speaker
             body = error_body(exc.code, message, "targets")
             body["error"]["targets"] = [coverage_json(t) for t in exc.targets]  # type: ignore[index]
@@ -83,8 +73,17 @@ def register(app: Flask) -> None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="broadcaster"'
         return response
 
+    @app.errorhandler(ClientTooSlow)
+    def too_slow(exc: ClientTooSlow):  # type: ignore[no-untyped-def]
+        return _too_slow(exc)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if isinstance(exc, RequestEntityTooLarge):
+            return _too_large(exc)
+        slow = _slow_cause(exc)  # werkzeug reports a failed body read as ClientDisconnected
+        if slow is not None:
+            return _too_slow(slow)
         page = _html_page(exc.code or 500, exc.description or exc.name)
         if page is not None:
             return page
@@ -103,6 +102,51 @@ def register(app: Flask) -> None:
         response = jsonify(error_body("internal", "internal error; the server log has details"))
         response.status_code = 500
         return response
+
+
+def limit_mb(limit: int) -> str:
+    """A byte limit as the MB figure people see ("32", "0.5")."""
+    return f"{limit / 2**20:g}"
+
+
+def _too_large(exc: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    """413 naming the limit: the panel's page in the user's language, or the JSON error. The
+    connection is closed after it (the rest of the body is not read into anything)."""
+    if exc.description != RequestEntityTooLarge.description:  # a limit of its own (JSON)
+        message = str(exc.description)
+    else:
+        limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+        message = f"body: at most {limit_mb(limit)} MB per request ({limit} bytes)"
+    page = _html_page(413, message)
+    if page is None:
+        page = jsonify(error_body("too_large", message, "body"))
+        page.status_code = 413
+    response = current_app.make_response(page)
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _slow_cause(exc: BaseException) -> ClientTooSlow | None:
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, ClientTooSlow):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _too_slow(exc: ClientTooSlow):  # type: ignore[no-untyped-def]
+    """The body did not arrive in time (`server.body_timeout_s`): 408; the server closes the
+    connection after it."""
+    log.info("%s %s: %s", request.method, request.path, exc.strerror)
+    message = "body: the request did not arrive in time; check the connection and retry"
+    page = _html_page(408, message)
+    if page is None:
+        page = jsonify(error_body("timeout", message, "body"))
+        page.status_code = 408
+    response = current_app.make_response(page)
+    response.headers["Connection"] = "close"
+    return response
 
 
 def _html_page(status: int, message: str):  # type: ignore[no-untyped-def]
@@ -125,7 +169,7 @@ def _audit_denial(status: int, message: str) -> None:
                 return
             if left_out:
                 detail["suppressed"] = left_out
-        rt.service.store.append_audit(
+        rt.service.store.journal.append_audit(
             moment,
             actor,
             "denied" if status == 403 else "unauthenticated",

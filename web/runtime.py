@@ -33,7 +33,14 @@ def runtime() -> Runtime:
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in the deployment's zone, with its UTC offset, to the millisecond."""
+    """ISO 8601 in the deployment's zone, with its UTC offset, to the millisecond.
+
+    None (unknown) for a time the zone cannot show: a device-reported 9999-12-31T20:00Z
+    stored by an older server must not make every page that shows it a 500.
+    """
     if moment is None:
         return None
-    return moment.astimezone(runtime().settings.zone).isoformat(timespec="milliseconds")
+    try:
+        return moment.astimezone(runtime().settings.zone).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError):
+        return None

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from broadcaster import access, urgent
 from broadcaster.models import User
@@ -50,8 +50,8 @@ def speaker_rows(user: User) -> list[dict[str, Any]]:
                 "area_name": areas[speaker.area_id].name if speaker.area_id in areas else None,
                 "online": online,
                 "state": (status.state if online else "offline") if status else "never-seen",
-                "now_playing": dict(status.now_playing)
-                if online and status and status.now_playing
+                "now_playing": payloads.shown_now_playing(status.now_playing)
+                if online and status
                 else None,
                 "last_heartbeat": iso(status.last_heartbeat) if status else None,
                 "clock_offset_ms": status.clock_offset_ms if status else None,
@@ -61,10 +61,10 @@ def speaker_rows(user: User) -> list[dict[str, Any]]:
                         "at": iso(status.selftest_at),
                         "detail": status.selftest_detail,
                     }
-                    if status and status.selftest_at
+                    if status and (status.selftest_at or status.selftest_ok is not None)
                     else None
                 ),
-                "cache": dict(status.cache_health) if status and status.cache_health else None,
+                "cache": payloads.shown_cache(status.cache_health) if status else None,
                 "plan_etag": plan_etag,
                 "client_plan_etag": client_etag,
                 "synced": plan_etag is not None and plan_etag == client_etag,
@@ -87,25 +87,18 @@ def speakers() -> Response:
     return _json(speaker_rows(user))
 
 
-def _audit_send(sent: urgent.Sent, now: datetime) -> None:
-    u = sent.urgent
-    heard = sum(1 for t in sent.targets if t.plays_at is not None)
-    runtime().service.store.append_audit(
-        now, g.actor, "urgent.send", u.id,
-        {"text": u.text, "message": u.message_id, "speakers": list(u.speaker_ids),
-         "areas": list(u.area_ids), "override_window": u.override_window,
-         "targets": len(sent.targets), "will_play": heard},
-        request.remote_addr,
-    )  # fmt: skip
-
-
 @bp.post("/urgent")
 def send_urgent() -> Response:
     rt = runtime()
     now = rt.clock()
     user = current_user(now)
-    sent = urgent.send(rt.service, user, payloads.urgent_request(payloads.json_body()), now)
-    _audit_send(sent, now)
+    sent = urgent.send(
+        rt.service,
+        user,
+        payloads.urgent_request(payloads.json_body()),
+        now,
+        remote_addr=request.remote_addr,
+    )  # stored, told to every target and audited in one transaction
     response = jsonify(
         {
             "id": sent.urgent.id,
@@ -159,8 +152,5 @@ def cancel_urgent(urgent_id: str) -> Response:
     rt = runtime()
     now = rt.clock()
     user = current_user(now)
-    cancelled = urgent.cancel(rt.service, user, urgent_id, now)
-    rt.service.store.append_audit(
-        now, g.actor, "urgent.cancel", cancelled.id, {}, request.remote_addr
-    )
+    cancelled = urgent.cancel(rt.service, user, urgent_id, now, remote_addr=request.remote_addr)
     return jsonify({"id": cancelled.id, "state": "cancelled", "server_time": iso(now)})

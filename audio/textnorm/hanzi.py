@@ -47,3 +47,29 @@ def apply_lexicon(text: str, lexicon: Mapping[str, str] | None) -> str:
         return text
     pattern, table = _compile(entries)
     return pattern.sub(lambda match: table[match.group(0)], text)
+
+
+def split_lexicon(
+    lexicon: Mapping[str, str] | None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split a lexicon into entries spoken as other characters (洪洞 = 洪同) and entries read
+    in pinyin (洪洞 = hóng tóng); the keys of the second kind in Simplified characters."""
+    if not lexicon:
+        return {}, {}
+    return _split(tuple(sorted((str(word), str(spoken)) for word, spoken in lexicon.items())))
+
+
+@functools.lru_cache(maxsize=32)
+def _split(entries: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], dict[str, str]]:
+    from audio.textnorm.pinyin import looks_like_pinyin
+
+    plain: dict[str, str] = {}
+    pinyin: dict[str, str] = {}
+    for word, spoken in entries:
+        if not word:
+            continue
+        if looks_like_pinyin(spoken):
+            pinyin[to_simplified(word)] = spoken
+        else:
+            plain[word] = spoken
+    return plain, pinyin

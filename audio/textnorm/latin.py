@@ -94,6 +94,13 @@ def read_latin(text: str) -> str:
     return _WORD_RE.sub(_read_word, _ACCENTED_RE.sub(_base_letter, text))
 
 
+_HAN = r"[\u3400-\u9fff]"
+_NAME_DOT_RE = re.compile(rf"(?<={_HAN})[·•・](?={_HAN})")
+_HAN_SLASH_RE = re.compile(rf"(?<={_HAN}) ?/ ?(?={_HAN})")
+
+
 def read_punctuation(text: str) -> str:
-    """ASCII punctuation to Chinese punctuation; signs read as words (& 和, + 加, ≥ 大于等于)."""
-    return text.translate(_PUNCTUATION)
+    """ASCII punctuation to Chinese punctuation; signs read as words (& 和, + 加, ≥ 大于等于);
+    a slash between words is a pause (村委会/社区), a dot inside a name is dropped."""
+    text = text.translate(_PUNCTUATION)
+    return _HAN_SLASH_RE.sub("、", _NAME_DOT_RE.sub("", text))

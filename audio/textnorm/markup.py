@@ -11,6 +11,9 @@ import re
 
 WEAK_PAUSE = "\ue000"
 STRONG_PAUSE = "\ue001"
+# Put before a 一 that reads yī whatever follows (codes, ordinals, dates, clock hours); kept
+# for the pinyin step and dropped from the text shown (see ``audio.textnorm.pinyin``).
+CITATION = "\ue002"
 
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Punctuation that already makes espeak pause; a pause marker next to one is redundant.
@@ -38,7 +41,9 @@ _FULLWIDTH = str.maketrans(
 )
 _FULLWIDTH_POINT_RE = re.compile(r"(?<=[0-9])．(?=[0-9])")
 # Zero-width characters and controls pasted from web pages; they only confuse the rules below.
-_INVISIBLE_RE = re.compile(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000\ue001]")
+_INVISIBLE_RE = re.compile(
+    r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\ue00f]"
+)
 
 _TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _SYLLABLE = rf"[A-Za-zü{_TONE_VOWELS}]{{1,6}}[1-5]?"
@@ -56,6 +61,11 @@ _CJK_SPACE_RE = re.compile(r" (?=[^\x00-\u2e7f])|(?<=[^\x00-\u2e7f]) ")
 # "..." or "。。。" is one pause, not three.
 _REPEATED_STOP_RE = re.compile(r"。{2,}")
 _PAUSE_RUN_RE = re.compile(r" ?[\ue000\ue001](?: ?[\ue000\ue001])* ?")
+
+
+def drop_markers(text: str) -> str:
+    """The text without reading marks (``CITATION``), as it is shown."""
+    return text.replace(CITATION, "")
 
 
 def _tag_pause(match: re.Match[str]) -> str:

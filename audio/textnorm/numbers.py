@@ -5,6 +5,8 @@ Every function takes ASCII digit strings (``[0-9]+``) and returns Han characters
 
 from __future__ import annotations
 
+from audio.textnorm.markup import CITATION
+
 _DIGITS = "零一二三四五六七八九"
 _GROUP_UNITS = ("", "万", "亿", "万亿")
 _PLACE_UNITS = ("", "十", "百", "千")
@@ -13,9 +15,23 @@ _MAX_CARDINAL_DIGITS = 4 * len(_GROUP_UNITS)
 
 
 def read_digits(digits: str, *, yao: bool = False) -> str:
-    """Read ``digits`` one by one; ``yao`` reads 1 as 幺, as announcers read phone numbers."""
+    """Read ``digits`` one by one; ``yao`` reads 1 as 幺, as announcers read phone numbers.
+
+    Without ``yao`` each 一 is marked to keep its first tone (一九九八, not yì jiǔ).
+    """
     text = "".join(_DIGITS[int(ch)] for ch in digits)
-    return text.replace("一", "幺") if yao else text
+    return text.replace("一", "幺") if yao else cite(text)
+
+
+def cite(text: str) -> str:
+    """Mark every 一 of ``text`` to be read yī (a code, an ordinal, a date, a clock hour)."""
+    return text.replace("一", CITATION + "一")
+
+
+def cite_alone(text: str) -> str:
+    """Mark ``text`` if it is a lone 一 (一号, 一月, 一点): inside a larger number the
+    pinyin step finds the tone itself (十一号, 一百号)."""
+    return cite(text) if text == "一" else text
 
 
 def _read_group(group: str) -> str:
@@ -76,4 +92,4 @@ def read_cardinal(digits: str, *, liang: bool = False) -> str:
 def read_decimal(integer: str, fraction: str, *, liang: bool = False) -> str:
     """Read a decimal number: ``37``, ``3`` -> 三十七点三; the fraction is read digit by digit."""
     head = read_cardinal(integer, liang=liang and len(integer.lstrip("0")) > 1)
-    return head + "点" + read_digits(fraction)
+    return cite_alone(head) + "点" + read_digits(fraction)

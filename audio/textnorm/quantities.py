@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 
-from audio.textnorm.numbers import read_cardinal, read_decimal
+from audio.textnorm.numbers import cite_alone, read_cardinal, read_decimal
 
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _PERCENT_RE = re.compile(rf"(?<![0-9])({_NUMBER}) ?([%‰])")
-_CURRENCY_RE = re.compile(rf"[¥￥] ?({_NUMBER}(?:,[0-9]{{3}})*)")
+# The amount says 元 once, even when written ¥1,200元; $ is 美元.
+_CURRENCY_RE = re.compile(rf"([¥￥$]) ?({_NUMBER}(?:,[0-9]{{3}})*)(?: ?(?:元|块)(?!钱))?")
 # 1/3 is a fraction; dates with slashes (2022/10/19) were spelled out before this runs.
 _FRACTION_RE = re.compile(r"(?<![0-9./])([0-9]{1,3})/([0-9]{1,3})(?![0-9./])")
 
@@ -54,6 +55,8 @@ _UNITS = {
     "min": "分钟",
     "s": "秒",
     "kW": "千瓦",
+    "kWh": "千瓦时",
+    "kW·h": "千瓦时",
     "kV": "千伏",
 }
 # Multi-letter symbols are also written in capitals (KM, KG); single letters are not (5M, 5G).
@@ -97,7 +100,7 @@ def read_units(text: str) -> str:
     """Unit symbols to words: 5km -> 5公里, 60km/h -> 60公里每小时, 37.3℃ -> 37.3摄氏度."""
     for symbol, word in _SYMBOLS.items():
         text = text.replace(symbol, word)
-    text = _CURRENCY_RE.sub(lambda m: m.group(1) + "元", text)
+    text = _CURRENCY_RE.sub(lambda m: m.group(2) + ("美元" if m.group(1) == "$" else "元"), text)
 
     def spoken(match: re.Match[str]) -> str:
         unit, per = match.group(1), match.group(2)
@@ -128,11 +131,14 @@ def _read_quantity(match: re.Match[str]) -> str:
     fraction = match.group(3)
     if fraction is not None:
         return read_decimal(integer, fraction, liang=not _is_ordinal(source, start, end))
+    ordinal = _is_ordinal(source, start, end)
     if integer == "2":
-        liang = not _is_ordinal(source, start, end) and source.startswith(_MEASURE_WORDS, end)
+        liang = not ordinal and source.startswith(_MEASURE_WORDS, end)
     else:
-        liang = not _is_ordinal(source, start, end)
-    return read_cardinal(integer, liang=liang)
+        liang = not ordinal
+    spoken = read_cardinal(integer, liang=liang)
+    # 一号楼, 一层 are yī; 第一 is found by the pinyin step (第 before it).
+    return cite_alone(spoken) if ordinal and source[start - 1 : start] != "第" else spoken
 
 
 def _read_fraction(match: re.Match[str]) -> str:

@@ -51,7 +51,9 @@ class ClipStore:
 
     A download goes to ``<file>.part`` (resumed if present), is checked, fsynced and renamed.
     Verified files are remembered by (inode, size, mtime) so routine checks stay cheap;
-    ``verify(..., full=True)`` always hashes (before playing, at plan switch).
+    ``status(..., full=True)`` always hashes (before playing), as does ``ensure`` unless
+    told ``full=False`` (at plan switch it hashes; the routine re-check of the current plan
+    does not).
     """
 
     def __init__(self, root: Path) -> None:

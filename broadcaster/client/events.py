@@ -1,4 +1,5 @@
-"""The event long poll: urgent, urgent_clip, cancel, stop and resync commands from the server.
+"""The event long poll: urgent, urgent_clip, cancel, stop, resync and live commands from the
+server.
 
 Handling an event never waits for a download: an urgent is queued at once with whatever
 of its clips (the chime, the speech) is already cached, and the rest is downloaded on a
@@ -16,8 +17,10 @@ from typing import Any
 from broadcaster.client.api import ApiError, DeviceApi
 from broadcaster.client.cache import ClipError, ClipStore
 from broadcaster.client.journal import Journal
+from broadcaster.client.live import LivePlayback, LiveReader
+from broadcaster.client.livemode import event_age_ms, is_stale, parse_live
 from broadcaster.client.plan import ClipSpec, parse_event_clip, parse_time, parse_urgent
-from broadcaster.client.retry import Backoff, delay_after_failure
+from broadcaster.client.retry import Retry
 from broadcaster.client.runner import Runner, iso
 from broadcaster.errors import ValidationError
 
@@ -49,6 +52,7 @@ class EventListener:
         self.wait_s = wait_s
         self.after: int | None = None
         self.downloads: list[threading.Thread] = []  # urgent clip downloads (tests join them)
+        self.live_readers: list[LiveReader] = []  # live pages' stream readers
 
     def poll_once(self) -> int:
         """One long poll; returns how many events were handled."""
@@ -59,12 +63,18 @@ class EventListener:
             return 0
         handled = 0
         events = [e for e in body.get("events") or [] if isinstance(e, dict)]
+        server_time = body.get("server_time")
         for event in sorted(events, key=lambda e: _int(e.get("seq")) or 0):
             seq = _int(event.get("seq"))
             if seq is None or seq <= self.after:
                 continue
             try:
-                self.handle(seq, str(event.get("kind")), event.get("payload") or {})
+                self.handle(
+                    seq,
+                    str(event.get("kind")),
+                    event.get("payload") or {},
+                    age_ms=event_age_ms(event.get("created_at"), server_time),
+                )
             except (ValidationError, TypeError, ValueError) as exc:
                 log.error(
                     "event %d (%s) is malformed, ignoring it: %s", seq, event.get("kind"), exc
@@ -78,7 +88,10 @@ class EventListener:
             self.after = last
         return handled
 
-    def handle(self, seq: int, kind: str, payload: dict[str, Any]) -> None:
+    def handle(
+        self, seq: int, kind: str, payload: dict[str, Any], age_ms: int | None = None
+    ) -> None:
+        """One event; ``age_ms``: how old it was when the server answered (its clock)."""
         if kind == "urgent":
             event = parse_urgent(seq, payload, self.runner.clock.now())
             log.info(
@@ -128,11 +141,35 @@ class EventListener:
             when = parse_time(until, f"event {seq}.until") if until else None
             log.info("event %d: stop until %s", seq, when or "the next window start")
             self.runner.stop(seq, when)
+        elif kind == "live":
+            self._live(seq, payload, age_ms)
         elif kind == "resync":
             log.info("event %d: resync", seq)
             self._resync()
         else:
             log.info("event %d: unknown kind %r, ignored", seq, kind)
+
+    def _live(self, seq: int, payload: dict[str, Any], age_ms: int | None) -> None:
+        """A live page: on the air at once (the runner preempts what plays), its stream
+        opened meanwhile on a thread of its own. Not resumed when it comes late."""
+        page = parse_live(seq, payload, self.api.speaker)
+        if is_stale(age_ms):
+            log.info(
+                "event %d: live page %s began %.1f s ago: too late to join, not resumed",
+                seq,
+                page.page,
+                (age_ms or 0) / 1000,
+            )
+            return
+        log.info("event %d: live page %s by %s", seq, page.page, page.by or "-")
+        playback = LivePlayback(page, self.runner.pacer.sink.rate, self.runner.clock.mono)
+        if not self.runner.start_live(playback):
+            log.info("event %d: live page %s is known already; ignored", seq, page.page)
+            return
+        self.live_readers = [r for r in self.live_readers if r.thread.is_alive()]
+        reader = LiveReader(self.api, playback)
+        self.live_readers.append(reader)
+        reader.start()
 
     def _cached(self, spec: ClipSpec | None) -> bool:
         if spec is None:
@@ -164,29 +201,34 @@ class EventListener:
         """Get an urgent's clip now, retrying quickly while the urgent lasts; True if it
         is in the cache and verified."""
         deadline = time.monotonic() + FETCH_FOR_S
-        attempt = 0
+        retry = Retry(f"urgent {urgent_id}: clip {spec.key[:12]}", base_s=0.5, cap_s=4.0)
         while True:
             try:
                 if self.clips.ensure(spec, self.api.download):
                     log.info("urgent %s: downloaded clip %s", urgent_id, spec.key[:12])
+                retry.succeeded()
                 return True
             except (ApiError, ClipError, OSError) as exc:
-                attempt += 1
-                log.warning("urgent clip %s: %s (try %d)", spec.key[:12], exc, attempt)
-            delay = min(0.5 * attempt, 4.0)
+                delay = retry.failed(exc)
             if time.monotonic() + delay > deadline or not self.runner.wants_clips(urgent_id):
+                log.info(
+                    "urgent %s: clip %s: stopped trying after %d tries",
+                    urgent_id,
+                    spec.key[:12],
+                    retry.failures,
+                )
                 return False
             time.sleep(delay)
 
     def run(self, stopping: threading.Event) -> None:
-        backoff = Backoff()
+        retry = Retry("events")
         while not stopping.is_set():
             try:
                 self.poll_once()
-                backoff.reset()
+                retry.succeeded()
                 continue
             except Exception as exc:  # the loop's boundary: log, back off, keep polling
-                delay = delay_after_failure("events", exc, backoff)
+                delay = retry.failed(exc)
             stopping.wait(delay)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from importlib import metadata
@@ -40,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def token_file_problem(path: Path) -> str | None:
+    """Why a token file is unsafe (other users may read it), or None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # reading it says what is wrong
+    if mode & 0o077:
+        return f"the token file {path} can be read by other users: chmod 600 {path}"
+    return None
+
+
 def _version() -> str:
     try:
         return metadata.version("broadcaster")
@@ -54,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s %(levelname)s {args.speaker} %(threadName)s: %(message)s",
         stream=sys.stderr,
     )
+    os.umask(0o077)  # the cache, the saved plan and the journal are this client's alone
     if args.token_file is not None:
+        problem = token_file_problem(args.token_file)
+        if problem:  # said, not refused: a loudspeaker must not fall silent over it
+            log.warning("%s", problem)
         try:
             token = args.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from audio.player import ClipInfo, Sink
+from broadcaster.client.livemode import Chunk
 from broadcaster.client.pcm import ClipReader, scale
 
 CHUNK_S = 0.02
 FADE_S = 0.2
 # An urgent must be heard at once: the clip it preempts fades out faster (still click-free).
 URGENT_FADE_S = 0.1
+FAST_CUTS = frozenset({"cut:urgent", "cut:live"})  # what preempts a clip fades out fast
 TAIL_GRACE_S = 0.05  # a clip that overruns its stop by less than this counts as complete
 JOIN_GRACE_S = 0.005  # a clip that can start this little after its time plays from its start
 
@@ -104,9 +106,7 @@ class Pacer:
                     why = check()
                     if why:
                         fade = (
-                            min(self._fade_s, URGENT_FADE_S)
-                            if why == "cut:urgent"
-                            else self._fade_s
+                            min(self._fade_s, URGENT_FADE_S) if why in FAST_CUTS else self._fade_s
                         )
                         reason, fade_end = why, t + fade
                 n = self._chunk
@@ -141,6 +141,68 @@ class Pacer:
                 if on_tick is not None:
                     on_tick(frames)
             # Report the end when the last frame has been heard, not when it was written.
+            self._wait_until(self.written_until - lead)
+        finally:
+            self.sink.end(reason)
+        return PlayResult(frames, completed, reason, started, self.written_until)
+
+    def play_live(
+        self,
+        source: Callable[[float], Chunk | None],
+        info: ClipInfo,
+        *,
+        check: Callable[[], str | None] = lambda: None,
+        on_tick: Callable[[int], None] | None = None,
+        ended: Callable[[], str | None] = lambda: None,
+    ) -> PlayResult:
+        """Play a live page's audio: ``source(now)`` gives what to play for the next stretch
+        (PCM, or silence while its jitter buffer fills or runs dry) when its time comes, None
+        once the page is over (``completed``, unless ``ended()`` then says why it was cut). ``check`` returning a reason fades out over
+        ``URGENT_FADE_S`` (still reading the source) and stops."""
+        rate = self.sink.rate
+        lead = self.sink.lead_s
+        self.written_until = max(self.written_until, self._mono())
+        started = self.written_until
+        frames = 0
+        reason = ""
+        completed = False
+        fade_end: float | None = None
+        self.sink.begin(info)
+        try:
+            while True:
+                t = self.written_until
+                self._wait_until(t - lead)
+                if fade_end is None:
+                    why = check()
+                    if why:
+                        reason, fade_end = why, t + URGENT_FADE_S
+                if fade_end is not None and t >= fade_end:
+                    break
+                chunk = source(self._mono())
+                if chunk is None:
+                    if not reason:
+                        reason = ended() or ""
+                        completed = not reason
+                    break
+                if chunk.pcm is None:
+                    self.sink.silence(chunk.frames)
+                    count = chunk.frames
+                else:
+                    pcm = chunk.pcm
+                    count = len(pcm) // 2
+                    if fade_end is not None:
+                        pcm = scale(
+                            pcm,
+                            [
+                                max(0.0, (fade_end - t - i / rate) / URGENT_FADE_S)
+                                for i in range(count)
+                            ],
+                        )
+                    self.sink.write(pcm)
+                    frames += count
+                self.written_until = t + count / rate
+                if on_tick is not None:
+                    on_tick(frames)
             self._wait_until(self.written_until - lead)
         finally:
             self.sink.end(reason)

@@ -1,4 +1,5 @@
-"""The client's view of a plan (GET /speakers/{id}/plan) and of urgent events, parsed once."""
+"""The client's view of a plan (GET /speakers/{id}/plan) and of urgent events, parsed once
+through the wire models the server builds them with (broadcaster/schema.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from broadcaster import schema
 from broadcaster.errors import ValidationError
 
 
@@ -94,75 +96,71 @@ class Plan:
         return self.items[bisect.bisect_left(self._item_starts, t) :]
 
 
+def _spec(key: str, clip: schema.Clip) -> ClipSpec:
+    return ClipSpec(
+        key=key,
+        url=clip.url or f"/api/v1/clips/{key}",
+        sha256=clip.sha256.lower(),
+        size=clip.size,
+        duration_ms=clip.duration_ms,
+        fmt=clip.format,
+    )
+
+
 def parse_clip(key: str, raw: Any, where: str) -> ClipSpec:
-    if not isinstance(raw, dict):
-        raise ValidationError(f"{where}: expected an object")
-    try:
-        return ClipSpec(
-            key=key,
-            url=str(raw.get("url") or f"/api/v1/clips/{key}"),
-            sha256=str(raw["sha256"]).lower(),
-            size=int(raw["size"]),
-            duration_ms=int(raw.get("duration_ms") or 0),
-            fmt=str(raw.get("format") or "wav"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError(f"{where}: missing or bad field {exc}") from exc
+    """A clip descriptor of the plan's `clips` (schema.Clip)."""
+    return _spec(key, schema.parse(schema.Clip, raw, where))
 
 
 def parse_plan(body: dict[str, Any], etag: str | None = None) -> Plan:
-    """A Plan from the JSON body; raises ValidationError with where it went wrong."""
-    if not isinstance(body, dict):
-        raise ValidationError("plan: expected a JSON object")
-    raw_clips = body.get("clips") or {}
-    if not isinstance(raw_clips, dict):
-        raise ValidationError("plan.clips: expected an object")
-    clips = {k: parse_clip(k, v, f"plan.clips.{k}") for k, v in raw_clips.items()}
-    windows = []
-    for n, w in enumerate(body.get("windows") or []):
-        where = f"plan.windows[{n}]"
-        if not isinstance(w, dict):
-            raise ValidationError(f"{where}: expected an object")
-        windows.append(Window(parse_time(w.get("start"), where), parse_time(w.get("end"), where)))
-    items = []
-    for n, it in enumerate(body.get("items") or []):
-        where = f"plan.items[{n}]"
-        if not isinstance(it, dict):
-            raise ValidationError(f"{where}: expected an object")
-        clip = it.get("clip")
-        if clip not in clips:
-            raise ValidationError(f"{where}.clip: {clip!r} is not in plan.clips")
-        end = parse_time(it.get("end"), where)
-        urgent = it.get("urgent")
-        if isinstance(urgent, dict):  # tolerate an object carrying the id
-            urgent = urgent.get("id")
-        items.append(
-            Item(
-                start=parse_time(it.get("start"), where),
-                end=end,
-                kind=str(it.get("kind") or "loop"),
-                clip=str(clip),
-                message=it.get("message"),
-                urgent=str(urgent) if urgent else None,
-                window_end=parse_time(it["window_end"], where) if it.get("window_end") else None,
-            )
+    """A Plan from the JSON body (schema.Plan); raises ValidationError naming the field."""
+    wire = schema.parse(schema.Plan, _tolerant(body), "plan")
+    clips = {key: _spec(key, clip) for key, clip in wire.clips.items()}
+    for n, item in enumerate(wire.items):
+        if item.clip not in clips:
+            raise ValidationError(f"plan.items[{n}].clip: {item.clip!r} is not in plan.clips")
+    items = [
+        Item(
+            start=it.start,
+            end=it.end,
+            kind=it.kind,
+            clip=it.clip,
+            message=it.message,
+            urgent=it.urgent or None,
+            window_end=it.window_end,
         )
-    chime = body.get("chime")  # optional (older servers); one not in ``clips`` is ignored
-    chime = chime if isinstance(chime, str) and chime in clips else None
-    try:
-        heartbeat_s = float(body.get("heartbeat_s") or 30)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("plan.heartbeat_s: expected a number") from exc
+        for it in wire.items
+    ]
+    windows = [Window(w.start, w.end) for w in wire.windows]
+    # optional (older servers); one not in ``clips`` is ignored
+    chime = wire.chime if wire.chime in clips else None
     return Plan(
-        speaker=str(body.get("speaker") or ""),
+        speaker=wire.speaker,
         windows=tuple(sorted(windows, key=lambda w: w.start)),
         items=tuple(sorted(items, key=lambda i: i.start)),
         clips=clips,
-        heartbeat_s=max(1.0, heartbeat_s),
+        heartbeat_s=max(1.0, float(wire.heartbeat_s)),
         etag=etag,
-        zone=str(body.get("zone") or "UTC"),
+        zone=wire.zone,
         chime=chime,
     )
+
+
+def _tolerant(body: Any) -> Any:
+    """What older servers sent, as the model reads it: nulls for lists, maps and defaults, and
+    an item's urgent as an object carrying the id."""
+    if not isinstance(body, dict):
+        return body
+    fixed = {k: v for k, v in body.items() if v is not None or k == "chime"}
+    items = fixed.get("items")
+    if isinstance(items, list):
+        fixed["items"] = [
+            {**it, "urgent": it["urgent"].get("id")}
+            if isinstance(it, dict) and isinstance(it.get("urgent"), dict)
+            else it
+            for it in items
+        ]
+    return fixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,35 +186,27 @@ class UrgentEvent:
 
 
 def parse_event_clip(raw: Any, where: str) -> ClipSpec | None:
-    """A clip descriptor carrying its ``key`` (None for a JSON null)."""
+    """A clip descriptor carrying its ``key`` (schema.KeyedClip; None for a JSON null)."""
     if raw is None:
         return None
-    if not isinstance(raw, dict) or not raw.get("key"):
-        raise ValidationError(f"{where}: expected an object with a key")
-    return parse_clip(str(raw["key"]), raw, where)
+    clip = schema.parse(schema.KeyedClip, raw, where)
+    return _spec(clip.key, clip)
 
 
 def parse_urgent(seq: int, payload: dict[str, Any], received: datetime) -> UrgentEvent:
-    """An UrgentEvent from an ``urgent`` event payload."""
+    """An UrgentEvent from an ``urgent`` event payload (schema.UrgentEvent)."""
     where = f"event {seq}"
-    if "clip" not in payload:
-        raise ValidationError(f"{where}.clip: missing")
-    expires = payload.get("expires_at")
-    starts = payload.get("starts_at")
-    try:
-        offset_ms = max(0, int(payload.get("speech_offset_ms") or 0))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{where}.speech_offset_ms: expected a number") from exc
+    wire = schema.parse(schema.UrgentEvent, payload, where)
     return UrgentEvent(
-        id=str(payload.get("id") or ""),
+        id=wire.id,
         seq=seq,
-        clip=parse_event_clip(payload.get("clip"), f"{where}.clip"),
-        chime=parse_event_clip(payload.get("chime"), f"{where}.chime"),
-        speech_offset_ms=offset_ms,
-        message=payload.get("message"),
-        repeats=max(1, int(payload.get("repeats") or 1)),
-        interval_s=max(0.0, float(payload.get("interval_s") or 0)),
-        starts_at=parse_time(starts, f"{where}.starts_at") if starts else received,
-        expires_at=parse_time(expires, f"{where}.expires_at") if expires else None,
-        override_window=bool(payload.get("override_window")),
+        clip=None if wire.clip is None else _spec(wire.clip.key, wire.clip),
+        chime=None if wire.chime is None else _spec(wire.chime.key, wire.chime),
+        speech_offset_ms=wire.speech_offset_ms,
+        message=wire.message,
+        repeats=max(1, wire.repeats),
+        interval_s=max(0.0, wire.interval_s),
+        starts_at=wire.starts_at or received,
+        expires_at=wire.expires_at,
+        override_window=wire.override_window,
     )

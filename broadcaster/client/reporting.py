@@ -8,12 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
+from broadcaster.client.api import ApiError, DeviceApi, Unauthorized, Unreachable
 from broadcaster.client.journal import MAX_BATCH, Journal
-from broadcaster.client.retry import UNAUTHORIZED_RETRY_S, Backoff, delay_after_failure
+from broadcaster.client.retry import Retry
 from broadcaster.client.runner import Runner, iso
 from broadcaster.client.sync import Syncer
-from broadcaster.errors import BroadcasterError
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +80,17 @@ class Heartbeater:
     def run(self, stopping: threading.Event) -> None:
         # The first heartbeat reports the state after the first sync, not before it.
         self.syncer.attempted.wait(FIRST_BEAT_WAIT_S)
-        backoff = Backoff()
+        retry = Retry("heartbeat")
         while not stopping.is_set():
             self._prompted.clear()
             sent_at = time.monotonic()
             try:
                 self.beat_once()
-                backoff.reset()
+                retry.succeeded()
                 delay = self.syncer.heartbeat_s
                 ok = True
             except Exception as exc:  # the loop's boundary: log, back off, keep beating
-                delay = delay_after_failure("heartbeat", exc, backoff, self.syncer.heartbeat_s)
+                delay = retry.failed(exc, cap_s=self.syncer.heartbeat_s)
                 ok = False
             self._wait(stopping, sent_at, delay, prompts=ok)
 
@@ -143,8 +142,8 @@ class Uploader:
             except Unauthorized:
                 raise
             except ApiError as exc:
-                if exc.status is None or exc.status >= 500 or exc.status == 429:
-                    raise
+                if isinstance(exc, Unreachable) or exc.status is None:
+                    raise  # kept for the next try
                 log.warning("ack %s %s refused (%s); dropping it", ack["urgent"], ack["state"], exc)
             self.journal.drop_ack(ack["urgent"], ack["state"])
         done = 0
@@ -161,42 +160,27 @@ class Uploader:
         return done
 
     def run(self, stopping: threading.Event) -> None:
-        backoff = Backoff()
+        retry = Retry("upload")
         while not stopping.is_set():
             self._wake.clear()
             try:
                 sent = self.flush_once()
                 if sent:
                     log.info("uploaded %d play-log entries", sent)
-                backoff.reset()
+                retry.succeeded()
                 delay = self.idle_s
-            except Unauthorized as exc:
-                log.error(
-                    "upload: the server rejects our token (%s); retrying in %.0f s",
-                    exc,
-                    UNAUTHORIZED_RETRY_S,
-                )
-                delay = UNAUTHORIZED_RETRY_S
-            except (BroadcasterError, OSError) as exc:
-                delay = backoff.next()
-                log.warning(
-                    "upload failed: %s; %d entries kept, retrying in %.1f s",
-                    exc,
-                    self.journal.count(),
-                    delay,
-                )
-                # Failures wait out the backoff even if more entries arrive, but not once
-                # the server answers again: after an outage the play log goes at once.
-                self._wake.clear()
-                self._reachable.clear()
-                deadline = time.monotonic() + delay
-                while not (stopping.is_set() or self._reachable.is_set()):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    stopping.wait(min(0.5, remaining))
-                continue
-            except Exception:
-                delay = backoff.next()
-                log.exception("upload failed unexpectedly; retrying in %.1f s", delay)
+            except Exception as exc:  # the loop's boundary: log, back off, keep the entries
+                delay = retry.failed(exc)
+                if not isinstance(exc, Unauthorized):
+                    # Failures wait out the backoff even if more entries arrive, but not
+                    # once the server answers again: after an outage the play log goes at once.
+                    self._wake.clear()
+                    self._reachable.clear()
+                    deadline = time.monotonic() + delay
+                    while not (stopping.is_set() or self._reachable.is_set()):
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        stopping.wait(min(0.5, remaining))
+                    continue
             self._wake.wait(delay)

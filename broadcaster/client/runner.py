@@ -18,9 +18,18 @@ from typing import Any
 
 from audio.errors import AudioError
 from audio.player import ClipInfo
-from broadcaster.client.cache import ClipStore
+from broadcaster.client.cache import ClipError, ClipStore
 from broadcaster.client.clock import Clock
 from broadcaster.client.journal import Journal
+from broadcaster.client.live import LivePlayback
+from broadcaster.client.livemode import (
+    COMPLETED,
+    MAX_LENGTH,
+    SHUTDOWN,
+    STOPPED,
+    TAKEN,
+    cut_by_stop,
+)
 from broadcaster.client.pacing import Pacer, PlayResult
 from broadcaster.client.pcm import ClipReader
 from broadcaster.client.plan import ClipSpec, Plan, UrgentEvent
@@ -34,6 +43,7 @@ from broadcaster.client.timeline import (
     UrgentRun,
     Wait,
     decide,
+    is_stopped,
     settle,
     should_cut,
 )
@@ -86,6 +96,9 @@ class Runner:
         self._started_mono = 0.0
         self._offset_s = 0.0
         self._frames = 0
+        self._live_next: LivePlayback | None = None  # a page waiting to take the speaker
+        self._live_on: LivePlayback | None = None  # the page on the air
+        self._live_seen: list[str] = []  # page ids taken (a page is taken once)
         self.selftest: dict[str, Any] | None = journal.get("selftest")
 
     # -- called from other threads -------------------------------------------------------
@@ -172,6 +185,21 @@ class Runner:
             self._state = replace(self._state, stop=Stop(seq, self.clock.now(), until))
         self._poke()
 
+    def start_live(self, playback: LivePlayback) -> bool:
+        """A live page takes the speaker: whatever plays fades out (100 ms), the chime, then
+        the page's audio; urgents and the loop wait for its end. A newer page cuts an older
+        one. False if this page was taken already."""
+        page = playback.page.page
+        with self._lock:
+            if page in self._live_seen:
+                return False
+            self._live_seen = [*self._live_seen, page][-20:]
+            waiting, self._live_next = self._live_next, playback
+        if waiting is not None:
+            waiting.end(TAKEN)  # never on the air: a newer page came first
+        self._poke()
+        return True
+
     def shutdown(self) -> None:
         self._stopping.set()
         self._poke()
@@ -206,6 +234,11 @@ class Runner:
 
     def _round(self) -> None:
         self._wake.clear()
+        with self._lock:
+            live, self._live_next = self._live_next, None
+        if live is not None:
+            self._play_live(live)
+            return
         now = self.clock.now()
         with self._lock:
             self._state, ended = settle(self._state, now)
@@ -247,9 +280,10 @@ class Runner:
         healthy_before = self.pacer.sink.health()[0]
         result = self._play(spec, info, playing, item.start, d.offset_s, d.stop_at)
         if item.urgent and item.kind == "urgent" and result is not None:
-            self._ack(item.urgent, "cut" if result.reason in ENDING_CUTS else "played")
-        if item.kind == "selftest":
-            self._record_selftest(result, healthy_before)
+            cut = result.reason in ENDING_CUTS or result.reason == TAKEN  # not played again
+            self._ack(item.urgent, "cut" if cut else "played")
+        if item.kind == "selftest" and not (result is not None and result.reason == TAKEN):
+            self._record_selftest(result, healthy_before)  # (a page's cut says nothing of it)
 
     def _play_urgent(self, d: PlayUrgent) -> None:
         run = d.run
@@ -275,6 +309,11 @@ class Runner:
         counted = result is not None and result.reason not in ENDING_CUTS
         with self._lock:
             current = self._state.run(ev.id) or run
+            if result is not None and result.reason == TAKEN:
+                # A live page cut it: this part is played again, whole, after the page.
+                self._state = self._state.with_run(replace(current, started=True))
+                log.info("urgent %s: waits for the live page's end", ev.id)
+                return
             if d.chime:  # an unplayable chime is passed over: the speech comes whole
                 after = current.after_chime(ended, counted or result is None)
                 if result is None:
@@ -378,6 +417,119 @@ class Runner:
         )
         return result
 
+    def _play_live(self, pb: LivePlayback) -> None:
+        """One live page: the chime, then its audio until it ends; one play-log entry."""
+        page = pb.page
+        started = self.clock.now()
+        entry: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "clip": page.page,  # the page's id: the server keeps its recording under it
+            "message": None,
+            "kind": "live",
+            "urgent": None,
+            "planned_start": iso(started),
+            "started_at": iso(started),
+            "ended_at": iso(started),
+            "completed": False,
+            "reason": SHUTDOWN,  # as it reads if the client dies during the page
+        }
+        self.journal.open_play(entry)
+        log.info("live page %s by %s: on the air", page.page, page.by or "-")
+        self._live_on = pb
+        self._offset_s, self._frames = 0.0, 0
+        self._set_status(
+            "live",
+            {"clip": page.page, "message": None, "kind": "live", "started_at": iso(started)},
+        )
+        rate = self.pacer.sink.rate
+        cut: str | None = None
+        played = 0
+        first: float | None = None
+        last: float | None = None
+        try:
+            chime = page.chime
+            reader = self._chime_reader(chime, rate) if chime is not None else None
+            if chime is not None and reader is not None:
+                try:
+                    result = self.pacer.play(
+                        reader,
+                        ClipInfo(chime.key, "live", None, None, rate),
+                        check=lambda: self._check_live(pb),
+                        on_tick=self._tick,
+                    )
+                finally:
+                    reader.close()
+                first = result.started_mono
+                self._offset_s, self._frames = result.frames / rate, 0
+                cut = result.reason or None
+            if cut is None:
+                pb.begin_audio()
+                result = self.pacer.play_live(
+                    pb.next_chunk,
+                    ClipInfo(page.page, "live", None, None, rate),
+                    check=lambda: self._check_live(pb),
+                    on_tick=self._tick,
+                    ended=lambda: pb.ended,
+                )
+                first = result.started_mono if first is None else first
+                played = result.frames
+                cut = result.reason or None
+            last = self.pacer.written_until
+        finally:
+            reason = pb.end(cut or SHUTDOWN)
+            self._live_on = None
+            self._set_status("idle", None)
+        if first is not None:
+            entry["started_at"] = iso(self.clock.from_mono(first))
+        if last is not None:
+            entry["ended_at"] = iso(self.clock.from_mono(last))
+        counts = pb.counts()
+        entry.update(completed=reason == COMPLETED, reason=reason, live=counts)
+        self.journal.close_play(entry)
+        self._on_journal()
+        log.info(
+            "live page %s: %s after %.1f s of audio (frames played %d, dropped %d, late %d, "
+            "underruns %d, streams %d)",
+            page.page,
+            "completed" if reason == COMPLETED else reason,
+            played / rate,
+            counts["played"],
+            counts["dropped"],
+            counts["late"],
+            counts["underruns"],
+            counts["streams"],
+        )
+
+    def _chime_reader(self, chime: ClipSpec, rate: int) -> ClipReader | None:
+        """The page's chime, verified in the cache; None (the page starts without it) if it
+        is not there or cannot be played: nothing holds the page back."""
+        try:
+            if self.clips.status(chime, full=True) == "ok":
+                return ClipReader(self.clips.path(chime), rate)
+            log.warning(
+                "live chime %s is not in the cache: the page starts without it", chime.key[:12]
+            )
+        except (ClipError, OSError, AudioError) as exc:
+            log.warning("live chime %s: %s; the page starts without it", chime.key[:12], exc)
+        return None
+
+    def _check_live(self, pb: LivePlayback) -> str | None:
+        """Why the live page must end now, or None: a shutdown, a newer page, the page's
+        maximum length on this speaker's clock, a ``stop`` sent after it began."""
+        if self._stopping.is_set():
+            return SHUTDOWN
+        with self._lock:
+            newer, plan, stop = self._live_next, self._plan, self._state.stop
+        if newer is not None:
+            return TAKEN
+        if pb.limit() is not None:
+            return MAX_LENGTH
+        if stop is not None and cut_by_stop(
+            pb.page, stop.seq, is_stopped(plan, self.clock.now(), stop)
+        ):
+            return STOPPED
+        return None
+
     def _tick(self, frames: int) -> None:
         self._frames = frames
         self.watchdog.tick()
@@ -385,6 +537,8 @@ class Runner:
     def _check(self) -> str | None:
         if self._stopping.is_set():
             return "cut:shutdown"
+        if self._live_next is not None:
+            return TAKEN  # a live page outranks every clip, urgents included
         now_mono = self.clock.mono()
         if not self._dirty.is_set() and now_mono < self._next_check:
             return None

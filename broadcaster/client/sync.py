@@ -10,7 +10,7 @@ from datetime import datetime
 from broadcaster.client.api import ApiError, DeviceApi, Unauthorized
 from broadcaster.client.cache import CacheHealth, ClipError, ClipStore, PlanStore
 from broadcaster.client.plan import Plan, parse_plan
-from broadcaster.client.retry import Backoff, delay_after_failure
+from broadcaster.client.retry import Retry
 from broadcaster.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ class Syncer:
     def _repair(self, plan: Plan, full: bool = True) -> None:
         """Download every missing or corrupt clip of ``plan``; raise if any could not be had."""
         failed: list[str] = []
+        first = ""
+        cause: BaseException | None = None
         for spec in plan.clips.values():
             try:
                 if self.clips.ensure(spec, self.api.download, full=full):
@@ -104,21 +106,26 @@ class Syncer:
             except Unauthorized:
                 raise
             except (ApiError, ClipError, OSError) as exc:
-                log.warning("clip %s: %s", spec.key[:12], exc)
+                # Said once in the summary below (and by the sync's Retry when it changes).
+                log.debug("clip %s: %s", spec.key[:12], exc)
                 failed.append(spec.key[:12])
+                first = first or f"{spec.key[:12]}: {exc}"
+                cause = cause or exc
         if failed:
-            raise ClipError(f"{len(failed)} clip(s) not available yet: {', '.join(failed[:5])}")
+            raise ClipError(
+                f"{len(failed)} clip(s) not available yet: {', '.join(failed[:5])} ({first})"
+            ) from cause
 
     def run(self, stopping: threading.Event) -> None:
         """Sync every ``heartbeat_s`` and on request; back off on failure."""
-        backoff = Backoff()
+        retry = Retry("sync")
         while not stopping.is_set():
             self._requested.clear()
             try:
                 self.sync_once()
-                backoff.reset()
+                retry.succeeded()
                 delay = self.heartbeat_s
             except Exception as exc:  # the loop's boundary: log, back off, keep syncing
-                delay = delay_after_failure("sync", exc, backoff)
+                delay = retry.failed(exc)
             self.attempted.set()
             self._requested.wait(delay)

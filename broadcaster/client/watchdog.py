@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 
 class Watchdog:
-    """Sends ``READY=1`` once and ``WATCHDOG=1`` at most every half watchdog period.
+    """Sends ``READY=1`` and ``WATCHDOG=1``, the latter at most once a second (or every half
+    watchdog period when that is shorter).
 
     Does nothing unless ``NOTIFY_SOCKET`` is set (``WATCHDOG_USEC`` enables the pings).
     Only the playback loop calls ``tick``, so systemd restarts a client whose loop hangs.

@@ -1,7 +1,9 @@
-"""The engine holder and transaction helper every part of the store builds on."""
+"""The database every part of the store shares (engine, transactions, the meta table) and the
+row helpers they build on: counters, events, upserts."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -9,15 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 
 from broadcaster.store import schema as t
 from broadcaster.store.engine import WRITE_OPTION
 
 
-class StoreBase:
-    """Holds the engine; `transaction()` groups calls so they commit (or fail) together."""
+class Database:
+    """Holds the engine; `transaction()` groups calls of every part so they commit (or fail)
+    together."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -37,8 +42,9 @@ class StoreBase:
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
         """Run the store calls inside the block in one transaction (commit on success).
 
-        Store methods called inside join it. `write=False` marks a read-only block, which on
-        SQLite does not take the write lock (and so never waits for a writer).
+        Store methods called inside join it, whichever part they belong to. `write=False`
+        marks a read-only block, which on SQLite does not take the write lock (and so never
+        waits for a writer).
         """
         outer = self._current.get()
         if outer is not None:
@@ -55,7 +61,7 @@ class StoreBase:
                     self._current.reset(token)
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
+    def snapshot(self) -> Iterator[Connection]:
         """A read-only transaction that sees one consistent state of the whole database."""
         if self._current.get() is not None or self.dialect != "postgresql":
             # SQLite: a transaction's first read pins its snapshot (WAL), which is enough.
@@ -79,58 +85,60 @@ class StoreBase:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
-            done = conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
-            if done.rowcount == 0 and not insert_if_absent(
-                conn, t.meta, {"key": key, "value": value}
-            ):
-                conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
+            upsert(conn, t.meta, {"key": key, "value": value}, ("key",))
 
-    def _bump(self, conn: Connection, counter: str) -> int:
-        """Add one to a counter and return the new value.
 
-        The UPDATE locks the counter's row until commit, so numbers are handed out in commit
-        order on PostgreSQL too (a reader never sees 7 before 6 is committed).
-        """
+class Part:
+    """One part of the store (`store.places`, `store.urgents`, ...): its tables' methods, on
+    the database all parts share (so a `store.transaction()` spans parts)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+
+def bump(conn: Connection, counter: str) -> int:
+    """Add one to a counter and return the new value.
+
+    The UPDATE locks the counter's row until commit, so numbers are handed out in commit
+    order on PostgreSQL too (a reader never sees 7 before 6 is committed).
+    """
+    conn.execute(
+        update(t.counters).where(t.counters.c.name == counter).values(value=t.counters.c.value + 1)
+    )
+    value = conn.execute(select(t.counters.c.value).where(t.counters.c.name == counter)).scalar()
+    if value is None:
+        raise RuntimeError(f"counter {counter!r} is missing: was the database migrated?")
+    return int(value)
+
+
+def insert_events(
+    conn: Connection,
+    events: Sequence[tuple[str | None, str, Mapping[str, Any]]],
+    now: datetime,
+) -> int:
+    """Queue events (speaker id or None for all, kind, payload) in the caller's transaction;
+    returns the last sequence number (0 when there were none)."""
+    seq = 0
+    for speaker_id, kind, payload in events:
+        seq = bump(conn, "events")
         conn.execute(
-            update(t.counters)
-            .where(t.counters.c.name == counter)
-            .values(value=t.counters.c.value + 1)
+            insert(t.events).values(
+                seq=seq, speaker_id=speaker_id, kind=kind, payload=dict(payload), created_at=now
+            )
         )
-        value = conn.execute(
-            select(t.counters.c.value).where(t.counters.c.name == counter)
-        ).scalar()
-        if value is None:
-            raise RuntimeError(f"counter {counter!r} is missing: was the database migrated?")
-        return int(value)
+    return seq
 
-    def _insert_events(
-        self,
-        conn: Connection,
-        events: Sequence[tuple[str | None, str, Mapping[str, Any]]],
-        now: datetime,
-    ) -> int:
-        """Queue events (speaker id or None for all, kind, payload) in the caller's
-        transaction; returns the last sequence number (0 when there were none)."""
-        seq = 0
-        for speaker_id, kind, payload in events:
-            seq = self._bump(conn, "events")
-            conn.execute(
-                insert(t.events).values(
-                    seq=seq, speaker_id=speaker_id, kind=kind, payload=dict(payload),
-                    created_at=now,
-                )
-            )  # fmt: skip
-        return seq
 
-    def _touch_catalog(self, conn: Connection) -> None:
-        """Record that areas, speakers, messages, programs or schedules changed."""
-        self._bump(conn, "catalog")
+def touch_catalog(conn: Connection) -> None:
+    """Record that areas, speakers, quiet zones, messages, programs, schedules or urgent
+    announcements changed (`catalog_revision()` moves)."""
+    bump(conn, "catalog")
 
-    def _counter(self, conn: Connection, counter: str) -> int:
-        value = conn.execute(
-            select(t.counters.c.value).where(t.counters.c.name == counter)
-        ).scalar()
-        return int(value or 0)
+
+def counter(conn: Connection, name: str) -> int:
+    """A counter's value (0 before its first bump)."""
+    value = conn.execute(select(t.counters.c.value).where(t.counters.c.name == name)).scalar()
+    return int(value or 0)
 
 
 def insert_if_absent(conn: Connection, table: Table, values: Mapping[str, object]) -> bool:
@@ -145,3 +153,24 @@ def insert_if_absent(conn: Connection, table: Table, values: Mapping[str, object
     except IntegrityError:
         return False
     return True
+
+
+def upsert(conn: Connection, table: Table, row: Mapping[str, object], key: Sequence[str]) -> None:
+    """Insert `row`, or update the row with the same `key` columns to its other values: one
+    INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL), atomic also against concurrent
+    writers of the same key."""
+    statement = _upsert_statement(conn.dialect.name, table, tuple(row), tuple(key))
+    conn.execute(statement, dict(row))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
+) -> Executable:
+    """Built once per shape (building `excluded` costs more than running the statement on
+    SQLite); the values are bound at execution."""
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    changes = {name: statement.excluded[name] for name in columns if name not in key}
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[name] for name in key], set_=changes
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy.engine import Connection, ExceptionContext, make_url
 
 from broadcaster.errors import StorageFull
 
+log = logging.getLogger(__name__)
 DB_FILE = "broadcaster.db"
 BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a transaction that will write: SQLite then takes the write lock
@@ -31,18 +34,51 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and real BEGINs."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if "options" not in parsed.query:
+            # Sessions in UTC, as every time is stored and read (UtcDateTime). In a cluster
+            # whose zone is east of UTC, a stored 9999-12-31T20:00Z reads back as year 10000,
+            # which the driver cannot represent: every read of that row would fail.
+            options = {"options": "-c timezone=UTC"}
+            kwargs["connect_args"] = {**options, **kwargs.get("connect_args", {})}
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
         event.listen(engine, "handle_error", _disk_full)
         return engine
     database = parsed.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         raise ValueError("use a SQLite file: WAL mode and several connections need one")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_database(Path(database))
     engine = create_engine(url, **kwargs)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     event.listen(engine, "handle_error", _disk_full)
     return engine
+
+
+def private_database(path: Path) -> None:
+    """Make the SQLite file its owner's alone (it holds password and token hashes).
+
+    A new file is created empty with mode 0600 before SQLite opens it; SQLite gives the
+    `-wal` and `-shm` files it makes the database file's mode. An existing file (and its
+    `-wal`, `-shm`, `-journal`) readable by others is narrowed to 0600.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = path.with_name(path.name + suffix)
+        try:
+            if part.stat().st_mode & 0o077:
+                part.chmod(0o600)
+                log.warning("%s was readable by other users: now 0600", part)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours to change (another owner): say so, go on
+            log.warning("%s is readable by other users and cannot be narrowed: %s", part, exc)
 
 
 def _disk_full(context: ExceptionContext) -> None:

@@ -1,4 +1,5 @@
-"""The append-only audit log, the meta key/value table and leases between processes."""
+"""The append-only audit log and leases between processes (the meta key/value table is the
+store's own: `store.get_meta`/`set_meta`, in broadcaster/store/base.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from broadcaster.errors import ValidationError
 from broadcaster.store import schema as t
-from broadcaster.store.base import StoreBase, insert_if_absent
+from broadcaster.store.base import Part, insert_if_absent
 from broadcaster.store.records import AuditEntry
 
 
@@ -21,8 +22,8 @@ def _audit(r: RowMapping) -> AuditEntry:
     )
 
 
-class JournalStore(StoreBase):
-    """Audit log (append and read only), meta values and leases."""
+class Journal(Part):
+    """Audit log (append and read only) and leases."""
 
     def append_audit(
         self,
@@ -40,7 +41,7 @@ class JournalStore(StoreBase):
         """
         if not action:
             raise ValidationError("audit.action: must be a non-empty string")
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             result = conn.execute(
                 insert(t.audit_log).values(
                     at=at,
@@ -72,7 +73,7 @@ class JournalStore(StoreBase):
             query = query.where(t.audit_log.c.actor == actor)
         if action is not None:
             query = query.where(t.audit_log.c.action == action)
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             return tuple(_audit(r) for r in conn.execute(query).mappings())
 
     def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
@@ -87,7 +88,7 @@ class JournalStore(StoreBase):
             raise ValidationError("lease ttl: must be positive")
         leases = t.leases
         values = {"owner": owner, "expires_at": now + ttl}
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             taken = conn.execute(
                 update(leases)
                 .where(
@@ -105,7 +106,7 @@ class JournalStore(StoreBase):
 
     def release_lease(self, name: str, owner: str) -> bool:
         """Give a lease back early (only its owner can); True if it was held by `owner`."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             done = conn.execute(
                 delete(t.leases).where(t.leases.c.name == name, t.leases.c.owner == owner)
             )
@@ -113,7 +114,7 @@ class JournalStore(StoreBase):
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         """Who holds the lease at `now` (None if free or expired)."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             row = conn.execute(
                 select(t.leases.c.owner).where(t.leases.c.name == name, t.leases.c.expires_at > now)
             ).first()

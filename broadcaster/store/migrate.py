@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
 
 from broadcaster.store.engine import WRITE_OPTION
 from broadcaster.store.schema import metadata
@@ -43,14 +46,53 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to `revision` in one transaction; safe when two processes start."""
+    with _migrating(engine) as (config, _conn):
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to `revision` in one transaction (data carried back where the
+    older schema can hold it: see each revision's `downgrade`)."""
+    with _migrating(engine) as (config, _conn):
+        command.downgrade(config, revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[tuple[Config, Connection]]:
+    """One write transaction for a migration; on PostgreSQL under an advisory lock.
+
+    SQLite changes a table by copying it (batch mode): with foreign keys enforced, dropping
+    the old copy would delete the rows that refer to it (ON DELETE CASCADE) or fail. So, as
+    SQLite prescribes for schema changes, enforcement is off while migrating (it can only be
+    switched outside a transaction) and `PRAGMA foreign_key_check` must find nothing before
+    the commit; the connection gets enforcement back before it returns to the pool.
+    """
     config = alembic_config()
     with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            _pragma(conn, "PRAGMA foreign_keys = OFF")
+        try:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                config.attributes["connection"] = conn
+                yield config, conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration left rows with broken references: {broken}")
+        finally:
+            if sqlite:
+                _pragma(conn, "PRAGMA foreign_keys = ON")
+
+
+def _pragma(conn: Connection, statement: str) -> None:
+    """Run a PRAGMA outside any transaction (the connection is in autocommit mode)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(statement)
 
 
 def schema_differences(engine: Engine) -> list[Any]:

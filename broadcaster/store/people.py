@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from broadcaster import limits
 from broadcaster.errors import Conflict, NotFound, StorageFull, ValidationError
 from broadcaster.models import SpeakerKind, User
 from broadcaster.store import schema as t
-from broadcaster.store.base import StoreBase
+from broadcaster.store.base import Part
 from broadcaster.store.places import exists
 from broadcaster.store.records import TokenKind, TokenRecord, UserRecord
 
@@ -48,6 +49,8 @@ def load_users(conn: Connection, name: str | None = None) -> tuple[UserRecord, .
             r["disabled"],
             r["created_at"],
             r["password_hash"],
+            r["display_name"],
+            r["session_generation"],
         )
         for r in conn.execute(query).mappings()
     )
@@ -91,6 +94,7 @@ def insert_user(
             disabled=False,
             vehicle_id=user.vehicle_id,
             created_at=now,
+            session_generation="",
         )
     )
     _insert_areas(conn, user)
@@ -122,16 +126,16 @@ def _revoke_all(conn: Connection, kind: TokenKind, subject: str, now: datetime) 
     return done.rowcount
 
 
-class PeopleStore(StoreBase):
+class People(Part):
     """Users and tokens."""
 
     def list_users(self) -> tuple[UserRecord, ...]:
         """Every user, by name."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             return load_users(conn)
 
     def get_user(self, name: str) -> UserRecord:
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             found = load_users(conn, name)
         if not found:
             raise NotFound(f"no user {name!r}")
@@ -141,12 +145,12 @@ class PeopleStore(StoreBase):
         self, user: User, now: datetime, *, password_hash: str | None = None
     ) -> UserRecord:
         """Add a user; without a password hash the user cannot sign in yet."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             return insert_user(conn, user, now, password_hash)
 
     def update_user(self, user: User) -> UserRecord:
         """Change a user's role, areas and vehicle."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if not exists(conn, t.users.c.name, user.name):
                 raise NotFound(f"no user {user.name!r}")
             _check_user(conn, user)
@@ -168,19 +172,46 @@ class PeopleStore(StoreBase):
         self._set_user(name, disabled=disabled)
 
     def session_generation(self, name: str) -> str:
-        """Changes each time `end_sessions(name)` runs; part of every panel session's epoch."""
-        return self.get_meta(f"sessions:{name}") or ""
+        """Changes each time `end_sessions(name)` runs; part of every panel session's epoch
+        ('' before the first time, and for a user that does not exist)."""
+        with self._db.transaction(write=False) as conn:
+            value = conn.execute(
+                select(t.users.c.session_generation).where(t.users.c.name == name)
+            ).scalar()
+        return str(value or "")
 
     def end_sessions(self, name: str) -> None:
         """End every panel session of `name` (sign-out): cookies copied before stop working."""
-        self.set_meta(f"sessions:{name}", secrets.token_hex(8))
+        self._set_user(name, session_generation=secrets.token_hex(8))
+
+    def display_name(self, name: str) -> str | None:
+        """The name the panel shows for a user (None: show the login name)."""
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(select(t.users.c.display_name).where(t.users.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        return row[0]
+
+    def set_display_name(self, name: str, display_name: str | None) -> str | None:
+        """Set (or clear, with None or blanks) the name the panel shows for a user, e.g. in
+        Chinese; at most `limits.DISPLAY_NAME_MAX` characters after trimming. Returns what was
+        stored."""
+        value = (display_name or "").strip() or None
+        if value is not None and len(value) > limits.DISPLAY_NAME_MAX:
+            raise ValidationError(
+                f"user {name}.display_name: at most {limits.DISPLAY_NAME_MAX} characters"
+            )
+        if value is not None and any(not c.isprintable() for c in value):
+            raise ValidationError(f"user {name}.display_name: only printable characters")
+        self._set_user(name, display_name=value)
+        return value
 
     def record_login_failure(
         self, name: str, address: str, at: datetime, *, forget_before: datetime
     ) -> None:
         """Note a failed sign-in for `name` from `address`; failures before `forget_before`
         (outside every throttle window) are deleted in the same transaction."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute(delete(t.login_failures).where(t.login_failures.c.at < forget_before))
             conn.execute(
                 insert(t.login_failures).values(at=at, name=name[:100], address=address[:64])
@@ -200,20 +231,20 @@ class PeopleStore(StoreBase):
             .select_from(t.login_failures)
             .where(f.address == address[:64], f.at >= since)
         )
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             return int(conn.execute(by_name).scalar_one()), int(
                 conn.execute(by_address).scalar_one()
             )
 
     def _set_user(self, name: str, **values: object) -> None:
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             done = conn.execute(update(t.users).where(t.users.c.name == name).values(values))
             if done.rowcount == 0:
                 raise NotFound(f"no user {name!r}")
 
     def delete_user(self, name: str, now: datetime) -> None:
         """Remove a user; their personal tokens are revoked at `now`."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if conn.execute(delete(t.users).where(t.users.c.name == name)).rowcount == 0:
                 raise NotFound(f"no user {name!r}")
             _revoke_all(conn, TokenKind.USER, name, now)
@@ -225,7 +256,7 @@ class PeopleStore(StoreBase):
         kind = TokenKind(kind)
         plain = _PREFIX[kind] + secrets.token_urlsafe(32)
         record = TokenRecord(secrets.token_hex(8), kind, subject, label, now)
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             column = t.speakers.c.id if kind is TokenKind.DEVICE else t.users.c.name
             if not exists(conn, column, subject):
                 raise NotFound(
@@ -251,7 +282,7 @@ class PeopleStore(StoreBase):
         """
         kind = TokenKind(kind)
         digest = token_hash(token)
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).mappings()
             found = row.first()
             if found is None or not hmac.compare_digest(found["token_hash"], digest):
@@ -267,7 +298,7 @@ class PeopleStore(StoreBase):
         last = found["last_used_at"]
         if last is None or now - last >= LAST_USED_RESOLUTION:
             try:
-                with self.transaction() as conn:
+                with self._db.transaction() as conn:
                     conn.execute(
                         update(t.tokens)
                         .where(t.tokens.c.id == found["id"])
@@ -280,7 +311,7 @@ class PeopleStore(StoreBase):
 
     def revoke_token(self, token_id: str, now: datetime) -> TokenRecord:
         """Revoke one token by its id (revoking twice keeps the first time)."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute(
                 update(t.tokens)
                 .where(t.tokens.c.id == token_id, t.tokens.c.revoked_at.is_(None))
@@ -294,7 +325,7 @@ class PeopleStore(StoreBase):
 
     def revoke_tokens(self, kind: TokenKind, subject: str, now: datetime) -> int:
         """Revoke every live token of a speaker or user; returns how many."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             return _revoke_all(conn, TokenKind(kind), subject, now)
 
     def list_tokens(
@@ -306,5 +337,5 @@ class PeopleStore(StoreBase):
             query = query.where(t.tokens.c.kind == TokenKind(kind).value)
         if subject is not None:
             query = query.where(t.tokens.c.subject == subject)
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             return tuple(_token(r) for r in conn.execute(query).mappings())

@@ -1,9 +1,10 @@
-"""Areas (nested) and speakers with their vehicle routes."""
+"""Areas (nested, with their polygons), speakers with their vehicle routes and locations, and
+the quiet zones (issue 13)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -11,15 +12,70 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql import ColumnElement
 
 from broadcaster.errors import Conflict, NotFound, ValidationError
-from broadcaster.models import Area, Route, Speaker, SpeakerKind, Stop
+from broadcaster.models import (
+    Area,
+    QuietHours,
+    QuietZone,
+    Route,
+    Speaker,
+    SpeakerKind,
+    Stop,
+)
 from broadcaster.store import schema as t
-from broadcaster.store.base import StoreBase
+from broadcaster.store.base import Part, touch_catalog
 from broadcaster.store.records import TokenKind
 
 
 def load_areas(conn: Connection) -> tuple[Area, ...]:
     rows = conn.execute(select(t.areas).order_by(t.areas.c.id)).mappings()
-    return tuple(Area(r["id"], r["name"], r["kind"], r["parent_id"]) for r in rows)
+    return tuple(_area(r) for r in rows)
+
+
+def _area(r: RowMapping) -> Area:
+    return Area(r["id"], r["name"], r["kind"], r["parent_id"], _ring(r["polygon"]))
+
+
+def _ring(stored: Any) -> tuple[tuple[float, float], ...] | None:
+    return None if stored is None else tuple((float(p[0]), float(p[1])) for p in stored)
+
+
+def _clock(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def load_quiet_zones(conn: Connection) -> tuple[QuietZone, ...]:
+    """Every quiet zone, by id."""
+    rows = conn.execute(select(t.quiet_zones).order_by(t.quiet_zones.c.id)).mappings()
+    return tuple(_quiet_zone(r) for r in rows)
+
+
+def _quiet_zone(r: RowMapping) -> QuietZone:
+    hours = tuple(QuietHours(_clock(h["start"]), _clock(h["end"])) for h in r["hours"])
+    polygon = _ring(r["polygon"])
+    assert polygon is not None
+    return QuietZone(r["id"], r["name"], polygon, hours, r["action"], r["volume"])
+
+
+def _quiet_zone_row(zone: QuietZone) -> dict[str, object]:
+    return {
+        "id": zone.id,
+        "name": zone.name,
+        "polygon": [list(p) for p in zone.polygon],
+        "hours": [
+            {"start": h.start.isoformat("minutes"), "end": h.end.isoformat("minutes")}
+            if h.start.second == 0 and h.end.second == 0
+            else {"start": h.start.isoformat(), "end": h.end.isoformat()}
+            for h in zone.hours
+        ],
+        "action": zone.action.value,
+        "volume": zone.volume,
+    }
+
+
+def insert_quiet_zone(conn: Connection, zone: QuietZone) -> None:
+    if exists(conn, t.quiet_zones.c.id, zone.id):
+        raise Conflict(f"quiet zone {zone.id!r} already exists")
+    conn.execute(insert(t.quiet_zones).values(_quiet_zone_row(zone)))
 
 
 def load_speakers(conn: Connection, ids: Iterable[str] | None = None) -> tuple[Speaker, ...]:
@@ -39,7 +95,8 @@ def load_speakers(conn: Connection, ids: Iterable[str] | None = None) -> tuple[S
 
 def _speaker(r: RowMapping, stops: list[Stop]) -> Speaker:
     route = Route(tuple(stops)) if r["has_route"] else None
-    return Speaker(r["id"], r["name"], r["kind"], r["area_id"], route, r["volume"])
+    location = None if r["lat"] is None or r["lon"] is None else (r["lat"], r["lon"])
+    return Speaker(r["id"], r["name"], r["kind"], r["area_id"], route, r["volume"], location)
 
 
 def area_ids_under(conn: Connection, area_id: str) -> set[str]:
@@ -77,7 +134,14 @@ def insert_speaker(conn: Connection, speaker: Speaker) -> None:
 
 
 def _area_row(area: Area) -> dict[str, object]:
-    return {"id": area.id, "name": area.name, "kind": area.kind.value, "parent_id": area.parent_id}
+    polygon = None if area.polygon is None else [list(p) for p in area.polygon]
+    return {
+        "id": area.id,
+        "name": area.name,
+        "kind": area.kind.value,
+        "parent_id": area.parent_id,
+        "polygon": polygon,
+    }
 
 
 def _speaker_row(s: Speaker) -> dict[str, object]:
@@ -88,6 +152,8 @@ def _speaker_row(s: Speaker) -> dict[str, object]:
         "area_id": s.area_id,
         "volume": s.volume,
         "has_route": s.route is not None,
+        "lat": None if s.location is None else s.location[0],
+        "lon": None if s.location is None else s.location[1],
     }
 
 
@@ -135,41 +201,42 @@ def names_where(
     return sorted(conn.execute(select(column).where(where).distinct()).scalars())
 
 
-class PlacesStore(StoreBase):
+class Places(Part):
     """Areas and speakers (with routes)."""
 
     def list_areas(self) -> tuple[Area, ...]:
         """Every area, by id."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             return load_areas(conn)
 
     def get_area(self, area_id: str) -> Area:
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             row = conn.execute(select(t.areas).where(t.areas.c.id == area_id)).mappings().first()
         if row is None:
             raise NotFound(f"no area {area_id!r}")
-        return Area(row["id"], row["name"], row["kind"], row["parent_id"])
+        return _area(row)
 
     def create_area(self, area: Area) -> Area:
         """Add an area; its parent must exist."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             insert_area(conn, area)
-            self._touch_catalog(conn)
+            touch_catalog(conn)
         return area
 
     def update_area(self, area: Area) -> Area:
         """Rename, re-kind or move an area (never below itself)."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if not exists(conn, t.areas.c.id, area.id):
                 raise NotFound(f"no area {area.id!r}")
             _check_parent(conn, area)
             conn.execute(update(t.areas).where(t.areas.c.id == area.id).values(_area_row(area)))
-            self._touch_catalog(conn)
+            touch_catalog(conn)
         return area
 
     def delete_area(self, area_id: str) -> None:
-        """Remove an empty, unused area; Conflict names what still uses it."""
-        with self.transaction() as conn:
+        """Remove an empty, unused area; Conflict names what still uses it (child areas,
+        speakers, schedules, users, and the messages and programs it owns)."""
+        with self._db.transaction() as conn:
             if not exists(conn, t.areas.c.id, area_id):
                 raise NotFound(f"no area {area_id!r}")
             uses = [
@@ -185,14 +252,30 @@ class PlacesStore(StoreBase):
                     "user",
                     names_where(conn, t.user_areas.c.user_name, t.user_areas.c.area_id == area_id),
                 ),
+                # What its chiefs made stays theirs until an admin moves or deletes it: it
+                # neither becomes district-wide (seen by every chief) nor disappears.
+                (
+                    "message",
+                    names_where(conn, t.messages.c.id, t.messages.c.owner_area_id == area_id),
+                ),
+                (
+                    "program",
+                    names_where(conn, t.programs.c.id, t.programs.c.owner_area_id == area_id),
+                ),
+                (
+                    "message",
+                    names_where(
+                        conn, t.message_areas.c.message_id, t.message_areas.c.area_id == area_id
+                    ),
+                ),
             ]
             refuse_if_used(f"area {area_id!r}", uses)
             conn.execute(delete(t.areas).where(t.areas.c.id == area_id))
-            self._touch_catalog(conn)
+            touch_catalog(conn)
 
     def list_speakers(self, area_id: str | None = None) -> tuple[Speaker, ...]:
         """Every speaker by id, or those in `area_id` and the areas below it."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             speakers = load_speakers(conn)
             if area_id is None:
                 return speakers
@@ -200,7 +283,7 @@ class PlacesStore(StoreBase):
         return tuple(s for s in speakers if s.area_id in inside)
 
     def get_speaker(self, speaker_id: str) -> Speaker:
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             found = load_speakers(conn, [speaker_id])
         if not found:
             raise NotFound(f"no speaker {speaker_id!r}")
@@ -208,14 +291,14 @@ class PlacesStore(StoreBase):
 
     def create_speaker(self, speaker: Speaker) -> Speaker:
         """Add a speaker (a vehicle with its route); its area must exist."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             insert_speaker(conn, speaker)
-            self._touch_catalog(conn)
+            touch_catalog(conn)
         return speaker
 
     def update_speaker(self, speaker: Speaker) -> Speaker:
         """Replace a speaker's fields and its whole route (stops in the given order)."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             current = load_speakers(conn, [speaker.id])
             if not current:
                 raise NotFound(f"no speaker {speaker.id!r}")
@@ -230,15 +313,50 @@ class PlacesStore(StoreBase):
             )
             conn.execute(delete(t.route_stops).where(t.route_stops.c.speaker_id == speaker.id))
             _insert_stops(conn, speaker)
-            self._touch_catalog(conn)
+            touch_catalog(conn)
         return speaker
+
+    def list_quiet_zones(self) -> tuple[QuietZone, ...]:
+        """Every quiet zone (issue 13), by id."""
+        with self._db.transaction(write=False) as conn:
+            return load_quiet_zones(conn)
+
+    def get_quiet_zone(self, zone_id: str) -> QuietZone:
+        with self._db.transaction(write=False) as conn:
+            query = select(t.quiet_zones).where(t.quiet_zones.c.id == zone_id)
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"no quiet zone {zone_id!r}")
+        return _quiet_zone(row)
+
+    def create_quiet_zone(self, zone: QuietZone) -> QuietZone:
+        with self._db.transaction() as conn:
+            insert_quiet_zone(conn, zone)
+            touch_catalog(conn)
+        return zone
+
+    def update_quiet_zone(self, zone: QuietZone) -> QuietZone:
+        with self._db.transaction() as conn:
+            if not exists(conn, t.quiet_zones.c.id, zone.id):
+                raise NotFound(f"no quiet zone {zone.id!r}")
+            row = _quiet_zone_row(zone)
+            conn.execute(update(t.quiet_zones).where(t.quiet_zones.c.id == zone.id).values(row))
+            touch_catalog(conn)
+        return zone
+
+    def delete_quiet_zone(self, zone_id: str) -> None:
+        with self._db.transaction() as conn:
+            if not exists(conn, t.quiet_zones.c.id, zone_id):
+                raise NotFound(f"no quiet zone {zone_id!r}")
+            conn.execute(delete(t.quiet_zones).where(t.quiet_zones.c.id == zone_id))
+            touch_catalog(conn)
 
     def delete_speaker(self, speaker_id: str, now: datetime) -> None:
         """Remove a speaker no schedule or user names; its device tokens are revoked at `now`.
 
         Its play log, events and urgent acknowledgements stay (history).
         """
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if not exists(conn, t.speakers.c.id, speaker_id):
                 raise NotFound(f"no speaker {speaker_id!r}")
             uses = [
@@ -263,7 +381,7 @@ class PlacesStore(StoreBase):
                 .values(revoked_at=now)
             )
             conn.execute(delete(t.speakers).where(t.speakers.c.id == speaker_id))
-            self._touch_catalog(conn)
+            touch_catalog(conn)
 
 
 def refuse_if_used(what: str, uses: list[tuple[str, list[str]]]) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from broadcaster.models import Area, Message, Program, Schedule, Speaker, Urgent, User
+from broadcaster.models import Area, Message, Program, QuietZone, Schedule, Speaker, Urgent, User
 
 
 class TokenKind(StrEnum):
@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     STOP = "stop"
     RESYNC = "resync"
     CANCEL = "cancel"
+    LIVE = "live"  # a live page starts (issue 12, docs/live-paging.md)
 
 
 class AckState(StrEnum):
@@ -42,6 +43,8 @@ class Deployment:
     schedules: tuple[Schedule, ...]
     urgents: tuple[Urgent, ...]
     revision: int
+    # Where vehicles go quiet (issue 13).
+    quiet_zones: tuple[QuietZone, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,15 @@ class UserRecord:
     disabled: bool
     created_at: datetime
     password_hash: str | None = field(default=None, repr=False)
+    # Shown in the panel instead of the login name (None: the login name).
+    display_name: str | None = None
+    # Part of every panel session's epoch ('' until the first sign-out everywhere).
+    session_generation: str = field(default="", repr=False)
+
+    @property
+    def shown_name(self) -> str:
+        """What the panel calls the user: the display name, else the login name."""
+        return self.display_name or self.user.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,18 @@ class TokenRecord:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A vehicle's position as its GPS reported it (issue 13): degrees, the fix's own time
+    (UTC), speed in m/s and heading in degrees from north when known."""
+
+    lat: float
+    lon: float
+    at: datetime
+    speed: float | None = None
+    heading: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +119,8 @@ class SpeakerStatus:
     last_sync: datetime | None = None
     plan_etag: str | None = None
     client_version: str = ""
+    # The latest GPS fix its heartbeat carried (issue 13); None until one arrives.
+    fix: Fix | None = None
 
     def online(self, now: datetime, silence: timedelta) -> bool:
         """True if the last heartbeat is less than `silence` old at `now`."""

@@ -1,4 +1,5 @@
-"""Schedules (windows, targets, exceptions) and the planner's one-read snapshot."""
+"""Schedules (windows, targets, exceptions). The planner's one-read snapshot is
+`Store.deployment()` (broadcaster/store/store.py), which reads them with `load_schedules`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,8 @@ from sqlalchemy.engine import Connection
 from broadcaster.errors import Conflict, NotFound, ValidationError
 from broadcaster.models import Schedule
 from broadcaster.store import schema as t
-from broadcaster.store.base import StoreBase
-from broadcaster.store.content import load_messages, load_programs
-from broadcaster.store.places import exists, load_areas, load_speakers
-from broadcaster.store.records import Deployment
-from broadcaster.store.urgents import load_urgents, recent_clause
+from broadcaster.store.base import Part, touch_catalog
+from broadcaster.store.places import exists
 
 
 def weekday_mask(days: Iterable[int]) -> int:
@@ -135,16 +133,16 @@ def _insert_children(conn: Connection, s: Schedule) -> None:
         )
 
 
-class SchedulesStore(StoreBase):
-    """Schedules, and the deployment snapshot the planner reads."""
+class Schedules(Part):
+    """Schedules: when programs play, where."""
 
     def list_schedules(self) -> tuple[Schedule, ...]:
         """Every schedule, by id."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             return load_schedules(conn)
 
     def get_schedule(self, schedule_id: str) -> Schedule:
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             found = load_schedules(conn, [schedule_id])
         if not found:
             raise NotFound(f"no schedule {schedule_id!r}")
@@ -152,14 +150,14 @@ class SchedulesStore(StoreBase):
 
     def create_schedule(self, schedule: Schedule, now: datetime) -> Schedule:
         """Add a schedule; its program and targets must exist."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             insert_schedule(conn, schedule, now)
-            self._touch_catalog(conn)
+            touch_catalog(conn)
         return schedule
 
     def update_schedule(self, schedule: Schedule, now: datetime) -> Schedule:
         """Replace a schedule with its targets and exception dates."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if not exists(conn, t.schedules.c.id, schedule.id):
                 raise NotFound(f"no schedule {schedule.id!r}")
             _check(conn, schedule)
@@ -171,35 +169,12 @@ class SchedulesStore(StoreBase):
             for child in (t.schedule_speakers, t.schedule_areas, t.schedule_exceptions):
                 conn.execute(delete(child).where(child.c.schedule_id == schedule.id))
             _insert_children(conn, schedule)
-            self._touch_catalog(conn)
+            touch_catalog(conn)
         return schedule
 
     def delete_schedule(self, schedule_id: str) -> None:
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if not exists(conn, t.schedules.c.id, schedule_id):
                 raise NotFound(f"no schedule {schedule_id!r}")
             conn.execute(delete(t.schedules).where(t.schedules.c.id == schedule_id))
-            self._touch_catalog(conn)
-
-    def deployment(self, now: datetime) -> Deployment:
-        """Areas, speakers, messages, programs, schedules and the urgents live at `now` or
-        ended (expired, cancelled) shortly before it: the planner places both.
-
-        Read in one consistent snapshot, so the planner never sees half of an edit.
-        """
-        with self._snapshot() as conn:
-            return Deployment(
-                areas=load_areas(conn),
-                speakers=load_speakers(conn),
-                messages=load_messages(conn),
-                programs=load_programs(conn),
-                schedules=load_schedules(conn),
-                urgents=load_urgents(conn, recent_clause(now)),
-                revision=self._counter(conn, "catalog"),
-            )
-
-    def catalog_revision(self) -> int:
-        """A number that grows whenever areas, speakers, messages, programs, schedules or
-        urgent announcements change (cheap to poll: rebuild jobs and plans when it moves)."""
-        with self.transaction(write=False) as conn:
-            return self._counter(conn, "catalog")
+            touch_catalog(conn)

@@ -21,12 +21,14 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
     Time,
 )
 
+from broadcaster import limits
 from broadcaster.store.coltypes import UtcDateTime
 
 NAMING = {
@@ -54,6 +56,9 @@ areas = Table(
     Column("name", Text, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("parent_id", ID, _fk("areas.id"), nullable=True, index=True),
+    # Its outline (issue 13, migration 0008): [[lat, lon], ...] as validated by
+    # broadcaster.geometry (the ring not repeated closed); None: no shape.
+    Column("polygon", JSON(none_as_null=True), nullable=True),
     CheckConstraint("kind IN ('district', 'township', 'village', 'community')", name="kind"),
 )
 
@@ -67,6 +72,9 @@ speakers = Table(
     Column("volume", Integer, nullable=False),
     # A vehicle with an empty route differs from one without a route.
     Column("has_route", Boolean, nullable=False),
+    # Where a fixed loudspeaker stands (issue 13, migration 0008): both or neither.
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
     CheckConstraint("kind IN ('vehicle', 'fixed')", name="kind"),
     CheckConstraint("volume BETWEEN 0 AND 100", name="volume"),
 )
@@ -96,6 +104,9 @@ messages = Table(
     Column("recording_sha256", String(64), nullable=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The area whose chiefs own it (migration 0005); None: district-wide. An area that owns
+    # messages or programs cannot be deleted (RESTRICT): they never silently change hands.
+    Column("owner_area_id", ID, _fk("areas.id"), nullable=True, index=True),
 )
 
 programs = Table(
@@ -104,6 +115,7 @@ programs = Table(
     Column("id", ID, primary_key=True),
     Column("name", Text, nullable=False),
     Column("gap_s", Float, nullable=False),
+    Column("owner_area_id", ID, _fk("areas.id"), nullable=True, index=True),
 )
 
 program_messages = Table(
@@ -112,6 +124,35 @@ program_messages = Table(
     Column("program_id", ID, _fk("programs.id", "CASCADE"), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("message_id", ID, _fk("messages.id"), nullable=False, index=True),
+)
+
+# Areas a message is bound to (issue 13, migration 0008): a vehicle plays it only while inside
+# one of them. None listed: it plays everywhere, as before.
+message_areas = Table(
+    "message_areas",
+    metadata,
+    Column("message_id", ID, _fk("messages.id", "CASCADE"), primary_key=True),
+    Column("area_id", ID, _fk("areas.id"), primary_key=True, index=True),
+    Column("position", Integer, nullable=False),
+)
+
+# Quiet zones (issue 13, migration 0008): hospitals, schools during exams. Inside the polygon
+# during `hours` ([{"start": "HH:MM", "end": "HH:MM"}, ...]; empty: always) a vehicle mutes
+# or plays at `volume` percent.
+quiet_zones = Table(
+    "quiet_zones",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("polygon", JSON, nullable=False),
+    Column("hours", JSON, nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("volume", Integer, nullable=True),
+    CheckConstraint("action IN ('mute', 'volume')", name="action"),
+    CheckConstraint(
+        "(action = 'mute' AND volume IS NULL) OR (action = 'volume' AND volume BETWEEN 0 AND 100)",
+        name="volume",
+    ),
 )
 
 schedules = Table(
@@ -198,6 +239,28 @@ urgent_acks = Table(
     Column("cut_at", UtcDateTime, nullable=True),
 )
 
+# Live pages (issue 12, migration 0007): who paged which speakers when, how it ended for each
+# of them, and the clip it was kept as. A row with no `ended_at` is a page running now (or
+# cut by a server that died: the next start marks it).
+live_pages = Table(
+    "live_pages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("created_by", Text, nullable=False),
+    Column("by_name", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False, index=True),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("ended_reason", Text, nullable=True),
+    Column("override_window", Boolean, nullable=False),
+    Column("take_over", Boolean, nullable=False),
+    Column("speaker_ids", JSON, nullable=False),
+    Column("area_ids", JSON, nullable=False),
+    Column("targets", JSON, nullable=False),
+    Column("recording", Text, nullable=True),
+    Column("clip_key", String(128), nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+)
+
 users = Table(
     "users",
     metadata,
@@ -207,6 +270,10 @@ users = Table(
     Column("disabled", Boolean, nullable=False),
     Column("vehicle_id", ID, _fk("speakers.id"), nullable=True, index=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Part of every panel session's epoch: moved by a sign-out everywhere (migration 0005).
+    Column("session_generation", String(32), nullable=False, server_default=""),
+    # Shown in the panel instead of the login name (e.g. in Chinese); None: the login name.
+    Column("display_name", String(limits.DISPLAY_NAME_MAX), nullable=True),
     CheckConstraint("role IN ('admin', 'chief', 'operator')", name="role"),
 )
 
@@ -243,7 +310,8 @@ speaker_status = Table(
     Column("now_playing", JSON(none_as_null=True), nullable=True),
     Column("position_ms", Integer, nullable=True),
     Column("volume", Integer, nullable=True),
-    Column("clock_offset_ms", Integer, nullable=True),
+    # 64-bit: an unset client clock (1970) is ~1.8e12 ms off (migration 0004).
+    Column("clock_offset_ms", BigInteger, nullable=True),
     Column("selftest_ok", Boolean, nullable=True),
     Column("selftest_at", UtcDateTime, nullable=True),
     Column("selftest_detail", Text, nullable=False),
@@ -251,13 +319,21 @@ speaker_status = Table(
     Column("last_sync", UtcDateTime, nullable=True),
     Column("plan_etag", Text, nullable=True),
     Column("client_version", Text, nullable=False),
+    # The vehicle's latest GPS fix from its heartbeat (issue 13, migration 0008): degrees,
+    # the fix's own time, m/s and degrees from north; all None until a fix arrives.
+    Column("fix_lat", Float, nullable=True),
+    Column("fix_lon", Float, nullable=True),
+    Column("fix_at", UtcDateTime, nullable=True),
+    Column("fix_speed", Float, nullable=True),
+    Column("fix_heading", Float, nullable=True),
 )
 
 play_log = Table(
     "play_log",
     metadata,
-    # The client's entry id: uploads are idempotent by it.
-    Column("id", ID, primary_key=True),
+    # The client's entry id: uploads are idempotent by it, per speaker (migration 0004):
+    # one device's ids never shadow another's.
+    Column("id", ID, nullable=False),
     Column("speaker_id", ID, nullable=False),
     Column("clip", Text, nullable=False),
     Column("message_id", ID, nullable=True),
@@ -268,6 +344,7 @@ play_log = Table(
     Column("completed", Boolean, nullable=False),
     Column("reason", Text, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("speaker_id", "id"),
     Index("ix_play_log_speaker_started", "speaker_id", "started_at"),
 )
 
@@ -280,7 +357,9 @@ events = Table(
     Column("kind", String(20), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False, index=True),
-    CheckConstraint("kind IN ('urgent', 'urgent_clip', 'stop', 'resync', 'cancel')", name="kind"),
+    CheckConstraint(
+        "kind IN ('urgent', 'urgent_clip', 'stop', 'resync', 'cancel', 'live')", name="kind"
+    ),
     Index("ix_events_speaker_seq", "speaker_id", "seq"),
 )
 

@@ -28,10 +28,10 @@ from sqlalchemy.engine import Connection
 from broadcaster.config import Settings
 from broadcaster.errors import Conflict, ValidationError
 from broadcaster.store import schema as t
-from broadcaster.store.base import StoreBase, insert_if_absent
+from broadcaster.store.base import Database, insert_if_absent, touch_catalog
 from broadcaster.store.content import insert_message, insert_program
 from broadcaster.store.people import insert_user
-from broadcaster.store.places import exists, insert_area, insert_speaker
+from broadcaster.store.places import exists, insert_area, insert_quiet_zone, insert_speaker
 from broadcaster.store.records import SeedReport
 from broadcaster.store.schedules import insert_schedule
 
@@ -48,6 +48,12 @@ def _kinds(settings: Settings) -> list[tuple[str, Iterable[Any], Any, Inserter]]
         ("program", settings.programs, t.programs.c.id, lambda c, o, now: insert_program(c, o)),
         ("schedule", settings.schedules, t.schedules.c.id, insert_schedule),
         ("user", settings.users, t.users.c.name, insert_user),
+        (
+            "quiet_zone",
+            settings.quiet_zones,
+            t.quiet_zones.c.id,
+            lambda c, o, now: insert_quiet_zone(c, o),
+        ),
     ]
 
 
@@ -55,38 +61,33 @@ def _key(obj: Any) -> str:
     return str(obj.name if hasattr(obj, "role") else obj.id)
 
 
-class SeedStore(StoreBase):
-    """Seeding from the configuration (see the module docstring for the policy)."""
-
-    def seed_from(self, settings: Settings, now: datetime) -> SeedReport:
-        """Insert the configuration's objects the database has never seen; see the policy."""
-        inserted: dict[str, list[str]] = {}
-        skipped: list[str] = []
-        with self.transaction() as conn:
-            first = conn.execute(select(t.meta.c.key).where(t.meta.c.key == SEEDED_AT)).first()
-            seen = {
-                (kind, key) for kind, key in conn.execute(select(t.seeded.c.kind, t.seeded.c.id))
-            }
-            for kind, objects, column, insert_one in _kinds(settings):
-                for obj in objects:
-                    key = _key(obj)
-                    if (kind, key) in seen:
+def seed_from(db: Database, settings: Settings, now: datetime) -> SeedReport:
+    """Insert the configuration's objects the database has never seen; see the policy."""
+    inserted: dict[str, list[str]] = {}
+    skipped: list[str] = []
+    with db.transaction() as conn:
+        first = conn.execute(select(t.meta.c.key).where(t.meta.c.key == SEEDED_AT)).first()
+        seen = {(kind, key) for kind, key in conn.execute(select(t.seeded.c.kind, t.seeded.c.id))}
+        for kind, objects, column, insert_one in _kinds(settings):
+            for obj in objects:
+                key = _key(obj)
+                if (kind, key) in seen:
+                    continue
+                if not exists(conn, column, key):
+                    try:
+                        with conn.begin_nested():
+                            insert_one(conn, obj, now)
+                    except (ValidationError, Conflict) as exc:
+                        skipped.append(f"{kind} {key!r}: {exc}")
                         continue
-                    if not exists(conn, column, key):
-                        try:
-                            with conn.begin_nested():
-                                insert_one(conn, obj, now)
-                        except (ValidationError, Conflict) as exc:
-                            skipped.append(f"{kind} {key!r}: {exc}")
-                            continue
-                        inserted.setdefault(kind, []).append(key)
-                    conn.execute(insert(t.seeded).values(kind=kind, id=key, seeded_at=now))
-            if first is None:
-                insert_if_absent(conn, t.meta, {"key": SEEDED_AT, "value": now.isoformat()})
-            if inserted:
-                self._touch_catalog(conn)
-        return SeedReport(
-            first=first is None,
-            inserted={kind: tuple(ids) for kind, ids in inserted.items()},
-            skipped=tuple(skipped),
-        )
+                    inserted.setdefault(kind, []).append(key)
+                conn.execute(insert(t.seeded).values(kind=kind, id=key, seeded_at=now))
+        if first is None:
+            insert_if_absent(conn, t.meta, {"key": SEEDED_AT, "value": now.isoformat()})
+        if inserted:
+            touch_catalog(conn)
+    return SeedReport(
+        first=first is None,
+        inserted={kind: tuple(ids) for kind, ids in inserted.items()},
+        skipped=tuple(skipped),
+    )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 
 from broadcaster.errors import Conflict, NotFound, ValidationError
 from broadcaster.models import Urgent
 from broadcaster.store import schema as t
-from broadcaster.store.base import StoreBase, insert_if_absent
+from broadcaster.store.base import Part, insert_events, touch_catalog
 from broadcaster.store.places import exists
 from broadcaster.store.records import AckState, EventKind, UrgentAck
 
@@ -106,7 +109,40 @@ def _check_targets(conn: Connection, u: Urgent) -> None:
             raise ValidationError(f"{what}.{name}: no such id {missing[0]!r}")
 
 
-class UrgentsStore(StoreBase):
+def _aimed_at(conn: Connection, urgent_id: str, speaker_id: str) -> bool:
+    """Whether the urgent exists and targets the speaker: by id, or by an area the speaker is
+    in (its area or one above it, as the planner and the send decide)."""
+    named = select(t.urgent_speakers.c.urgent_id).where(
+        t.urgent_speakers.c.urgent_id == urgent_id, t.urgent_speakers.c.speaker_id == speaker_id
+    )
+    if conn.execute(named).first() is not None:
+        return True
+    area = conn.execute(select(t.speakers.c.area_id).where(t.speakers.c.id == speaker_id)).scalar()
+    chain: list[str] = []
+    while area is not None and area not in chain and len(chain) < 100:
+        chain.append(area)
+        area = conn.execute(select(t.areas.c.parent_id).where(t.areas.c.id == area)).scalar()
+    if not chain:
+        return False
+    by_area = select(t.urgent_areas.c.urgent_id).where(
+        t.urgent_areas.c.urgent_id == urgent_id, t.urgent_areas.c.area_id.in_(chain)
+    )
+    return conn.execute(by_area).first() is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _ack_statement(dialect: str, column: str) -> Executable:
+    """INSERT ... ON CONFLICT (urgent, speaker) DO UPDATE SET <column> = COALESCE(<column>,
+    the new time) RETURNING the row: a state's first time is kept (built once per column)."""
+    acks = t.urgent_acks
+    statement = postgresql.insert(acks) if dialect == "postgresql" else sqlite.insert(acks)
+    return statement.on_conflict_do_update(
+        index_elements=[acks.c.urgent_id, acks.c.speaker_id],
+        set_={column: func.coalesce(acks.c[column], statement.excluded[column])},
+    ).returning(*acks.c)
+
+
+class Urgents(Part):
     """Urgent announcements and their per-speaker acknowledgements."""
 
     def create_urgent(
@@ -117,7 +153,7 @@ class UrgentsStore(StoreBase):
         Targets are kept as plain ids afterwards: the record outlives a deleted speaker.
         `events` (e.g. one `urgent` per target) commit with it or not at all.
         """
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if exists(conn, t.urgents.c.id, urgent.id):
                 raise Conflict(f"urgent {urgent.id!r} already exists")
             _check_targets(conn, urgent)
@@ -146,12 +182,12 @@ class UrgentsStore(StoreBase):
                         for i, x in enumerate(ids)
                     ]
                     conn.execute(insert(table), rows)
-            self._touch_catalog(conn)
-            self._insert_events(conn, events, now or urgent.created_at)
+            touch_catalog(conn)
+            insert_events(conn, events, now or urgent.created_at)
         return urgent
 
     def get_urgent(self, urgent_id: str) -> Urgent:
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             found = load_urgents(conn, t.urgents.c.id == urgent_id)
         if not found:
             raise NotFound(f"no urgent announcement {urgent_id!r}")
@@ -160,7 +196,7 @@ class UrgentsStore(StoreBase):
     def cancel_urgent(self, urgent_id: str, now: datetime, events: Events = ()) -> Urgent:
         """Cancel from `now` on; cancelling twice keeps the first time (and queues `events`
         only the first time, in the same transaction)."""
-        with self.transaction() as conn:
+        with self._db.transaction() as conn:
             if not exists(conn, t.urgents.c.id, urgent_id):
                 raise NotFound(f"no urgent announcement {urgent_id!r}")
             done = conn.execute(
@@ -169,8 +205,8 @@ class UrgentsStore(StoreBase):
                 .values(cancelled_at=now)
             )
             if done.rowcount:
-                self._touch_catalog(conn)
-                self._insert_events(conn, events, now)
+                touch_catalog(conn)
+                insert_events(conn, events, now)
             return load_urgents(conn, t.urgents.c.id == urgent_id)[0]
 
     def list_urgents(
@@ -178,7 +214,7 @@ class UrgentsStore(StoreBase):
     ) -> tuple[Urgent, ...]:
         """Newest first; with `live_at`, only those not cancelled or expired then; with
         `before` (an urgent id), only those older than it (pages: pass the last id seen)."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             where = live_clause(live_at) if live_at is not None else None
             if before is not None:
                 row = conn.execute(
@@ -198,23 +234,25 @@ class UrgentsStore(StoreBase):
     ) -> UrgentAck:
         """Record that a speaker received, started or finished playing an urgent.
 
-        Idempotent: the same state reported twice keeps the first time.
+        Idempotent: the same state reported twice keeps the first time. NotFound, with the
+        same text, for an urgent that does not exist and for one not aimed at the speaker.
         """
         column = _ACK_COLUMN[AckState(state)]
-        acks = t.urgent_acks
-        key = (acks.c.urgent_id == urgent_id) & (acks.c.speaker_id == speaker_id)
-        with self.transaction() as conn:
-            if not exists(conn, t.urgents.c.id, urgent_id):
+        with self._db.transaction() as conn:
+            # An urgent aimed elsewhere gets the answer of one that does not exist: a device
+            # learns nothing about other speakers' urgents (issue 10).
+            if not _aimed_at(conn, urgent_id, speaker_id):
                 raise NotFound(f"no urgent announcement {urgent_id!r}")
-            if conn.execute(select(acks.c.speaker_id).where(key)).first() is None:
-                insert_if_absent(conn, acks, {"urgent_id": urgent_id, "speaker_id": speaker_id})
-            conn.execute(update(acks).where(key, acks.c[column].is_(None)).values({column: at}))
-            row = conn.execute(select(acks).where(key)).mappings().one()
+            # One statement: the row if absent, else the state's time unless it has one; the
+            # row as it now is comes back. Concurrent duplicate acks never clash (issue 11).
+            statement = _ack_statement(conn.dialect.name, column)
+            values = {"urgent_id": urgent_id, "speaker_id": speaker_id, column: at}
+            row = conn.execute(statement, values).mappings().one()
         return UrgentAck(**dict(row))
 
     def urgent_acks(self, urgent_id: str) -> tuple[UrgentAck, ...]:
         """Every speaker's acknowledgements of one urgent, by speaker id."""
-        with self.transaction(write=False) as conn:
+        with self._db.transaction(write=False) as conn:
             rows = conn.execute(
                 select(t.urgent_acks)
                 .where(t.urgent_acks.c.urgent_id == urgent_id)

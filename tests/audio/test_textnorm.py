@@ -186,7 +186,9 @@ LIANG: Rows = (
     ("ordinal-di", "第2", "第二"),
     ("ordinal-di-before-measure", "第2次", "第二次"),
     ("ordinal-di-hundreds", "第200名", "第二百名"),
-    ("ordinal-room-hundreds", "201室", "二百零一室"),
+    # Issue 16: room numbers are codes now (201室 -> 二零幺室, see CODES); the ordinal 二 in
+    # the hundreds is still read 二 before 号.
+    ("ordinal-hundreds", "201号", "二百零一号"),
     ("bare-two", "共2", "共二"),
     ("decimal-two", "2.5米", "二点五米"),
 )

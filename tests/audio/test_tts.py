@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -132,3 +133,56 @@ def test_concurrent_syntheses_match_the_bare_engine(synthesizer, tmp_path):
         runs = list(pool.map(one, range(80)))
     differing = [i for i, data in enumerate(runs) if data != expected.read_bytes()]
     assert differing == []
+
+
+def test_switching_voices_writes_what_the_bare_engine_writes_for_each(tmp_path):
+    """Spares load the last voice asked for ahead of time: a request for another voice must
+    still be spoken in its own voice, and the next spares follow the new one."""
+    texts = {"sit/cmn-latn-pinyin": "ge4 wei4 cun1 min2", "sit/yue": "各位村民請注意"}
+    with Pyttsx3Synthesizer() as synthesizer:
+        synthesizer.voices()
+        for i, voice in enumerate([*texts, *texts, "sit/yue"]):
+            ours, bare = tmp_path / f"ours{i}.wav", tmp_path / f"bare{i}.wav"
+            synthesizer.synthesize(SpeechRequest(texts[voice], voice, rate=170), ours)
+            name = voice.rsplit("/", 1)[-1]
+            subprocess.run(
+                ["espeak-ng", "-v", name, "-s", "170", "-w", str(bare), texts[voice]], check=True
+            )
+            assert ours.read_bytes() == bare.read_bytes(), (i, voice)
+
+
+def test_a_synthesis_server_that_dies_is_started_again(tmp_path):
+    """The server forks a child per clip; if the server itself goes (killed, out of memory),
+    a clip waiting on it fails with a clear error and the next clip starts a new server."""
+    import signal
+    import threading
+
+    with Pyttsx3Synthesizer() as synthesizer:
+        synthesizer.voices()
+        first = synthesizer._server
+        assert first is not None
+        long_text = "各位村民请注意。" * 60
+        errors: list[BaseException] = []
+
+        def speak() -> None:
+            try:
+                synthesizer.synthesize(SpeechRequest(long_text), tmp_path / "long.wav")
+            except SynthesisError as exc:
+                errors.append(exc)
+
+        waiting = threading.Thread(target=speak)
+        waiting.start()
+        # Kill only once the clip is on its way: a server found dead before the clip is
+        # sent is replaced at once, and that clip rightly succeeds on the new one.
+        deadline = time.monotonic() + 10
+        while not first._waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert first._waiting, "the clip never reached the synthesis server"
+        first.proc.send_signal(signal.SIGKILL)
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()
+        assert errors, "a clip whose server died must fail, not hang or pass"
+        assert "engine process failed" in str(errors[0])
+        check = synthesizer.synthesize(SpeechRequest(SENTENCE), tmp_path / "again.wav")
+        assert check.duration_s > 1.0
+        assert synthesizer._server is not first

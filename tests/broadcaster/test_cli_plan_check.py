@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster import schema
 from tests.conftest import BIN, SAMPLE_CONFIG
 
 
@@ -29,7 +30,10 @@ def test_plan_json_follows_the_contract(data):
     assert result.returncode == 0, result.stderr
     items = json.loads(result.stdout)
     assert items, "a vehicle plays every day from 07:00"
-    assert all(set(item) == {"start", "end", "kind", "message", "clip"} for item in items)
+    # the device API's item (broadcaster/schema.py), as the plan sends it
+    assert all(set(item) == set(schema.PlanItem.model_fields) for item in items)
+    assert set(schema.PlanItem.model_fields) == {
+        "start", "end", "kind", "message", "clip", "urgent", "window_end"}  # fmt: skip
     starts = [datetime.fromisoformat(i["start"]) for i in items]
     ends = [datetime.fromisoformat(i["end"]) for i in items]
     assert all(t.utcoffset() is not None and t.isoformat().endswith("+08:00") for t in starts)

@@ -1,4 +1,4 @@
-"""The planning rules of DESIGN.md, one table per rule (see broadcaster/planning.py)."""
+"""The planning rules of docs/design.md, one table per rule (see broadcaster/planning.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broadcaster.errors import NotFound, ValidationError
-from broadcaster.models import Area, ClipRef, PlayKind, Program, Schedule, Speaker, Urgent
+from broadcaster.models import (
+    Area,
+    AreaKind,
+    ClipRef,
+    PlayKind,
+    Program,
+    Schedule,
+    Speaker,
+    SpeakerKind,
+    Urgent,
+)
 from broadcaster.planning import (
     PlanItem,
     conflicts,
@@ -30,14 +40,14 @@ TUESDAY = MONDAY + timedelta(days=1)
 AREAS = {
     a.id: a
     for a in [
-        Area("district", "District", "district"),
-        Area("town", "Town", "township", "district"),
-        Area("village", "Village", "village", "town"),
-        Area("other", "Other village", "village", "town"),
-        Area("elsewhere", "Elsewhere", "township", "district"),
+        Area("district", "District", AreaKind.DISTRICT),
+        Area("town", "Town", AreaKind.TOWNSHIP, "district"),
+        Area("village", "Village", AreaKind.VILLAGE, "town"),
+        Area("other", "Other village", AreaKind.VILLAGE, "town"),
+        Area("elsewhere", "Elsewhere", AreaKind.TOWNSHIP, "district"),
     ]
 }
-SPEAKER = Speaker("spk", "Village speaker", "fixed", "village")
+SPEAKER = Speaker("spk", "Village speaker", SpeakerKind.FIXED, "village")
 # a 20 s, b 30 s, c 40 s, gap 5 s: one cycle is 105 s
 CLIPS = {
     "a": ClipRef("ha", 20_000),
@@ -540,7 +550,8 @@ def test_area_targeting(targets: dict[str, Any], covered: bool) -> None:
 
 def test_plan_many_equals_plan_and_shares_timelines() -> None:
     speakers = [
-        Speaker(f"s{n}", f"S{n}", "fixed", "village" if n < 3 else "other") for n in range(5)
+        Speaker(f"s{n}", f"S{n}", SpeakerKind.FIXED, "village" if n < 3 else "other")
+        for n in range(5)
     ]
     schedules = [
         sched("district", speaker_ids=(), area_ids=("district",)),
@@ -587,6 +598,8 @@ def test_item_to_json_carries_the_utc_offset() -> None:
         "kind": "loop",
         "message": "b",
         "clip": "hb",
+        "urgent": None,
+        "window_end": "2026-06-01T08:00:00.000+08:00",
     }
 
 

@@ -13,11 +13,21 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcaster.models import Area, ClipRef, PlayKind, Program, Schedule, Speaker, Urgent
+from broadcaster.models import (
+    Area,
+    AreaKind,
+    ClipRef,
+    PlayKind,
+    Program,
+    Schedule,
+    Speaker,
+    SpeakerKind,
+    Urgent,
+)
 from broadcaster.planning import PlanItem, plan, to_ms, windows
 
-SPEAKER = Speaker("spk", "Speaker", "fixed", "village")
-AREAS = {"village": Area("village", "Village", "village")}
+SPEAKER = Speaker("spk", "Speaker", SpeakerKind.FIXED, "village")
+AREAS = {"village": Area("village", "Village", AreaKind.VILLAGE)}
 ZONES = [ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")]
 # ordinary days and both 2026 daylight-saving changes in Berlin (and the nights before them)
 DAYS = [

@@ -142,9 +142,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             f"/users/{name}", {"role": role, "password": PASSWORD, "password2": PASSWORD, **fields}
         )
     chief = Panel(srv.url).login("chief-a", PASSWORD)
-    voice = re.search(r'name="voice" value="([^"]*)"', chief.get(srv.url + "/messages/new").text)
+    voice = re.search(
+        r'<select name="voice".*?<option value="([^"]*)" selected',
+        chief.get(srv.url + "/messages/new").text,
+        re.S,
+    )
     assert voice
-    chief.form(
+    # Only admins choose ids; the admin makes village A's message and program for chief-a.
+    admin.form(
         "/messages/new",
         {
             "id": "msg-a",
@@ -156,7 +161,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "area": "village-a",
         },
     )
-    chief.form(
+    admin.form(
         "/programs/new",
         {
             "id": "prog-a",

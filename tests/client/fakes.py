@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import array
+import contextlib
 import gzip
 import hashlib
 import json
 import math
+import socket
+import ssl
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,7 +71,7 @@ def make_clip(key: str, seconds: float, freq: float = 440.0) -> Clip:
 
 def plan_body(
     windows: list[tuple[datetime, datetime]],
-    items: list[tuple[datetime, Clip, str, str | None]],
+    items: Sequence[tuple[datetime, Clip, str, str | None]],
     heartbeat_s: float = 30,
 ) -> dict[str, Any]:
     """A plan body as the server sends it. ``items``: (start, clip, kind, urgent id)."""
@@ -117,6 +120,10 @@ class StubState:
     fail_with: int | None = None  # answer every request with this status
     clip_gets: dict[str, int] = field(default_factory=dict)
     clip_delay_s: dict[str, float] = field(default_factory=dict)  # slow downloads, by key
+    connections: int = 0  # TCP connections accepted (keep-alive: far fewer than requests)
+    not_modified: int = 0  # 304 answers to plan requests
+    drop_reused: int = 0  # close this many kept-alive connections on their next request
+    open_sockets: set[socket.socket] = field(default_factory=set)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def etag(self) -> str:
@@ -140,6 +147,20 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm holds
+        # the body until the client's delayed ACK (~40 ms a request on a kept-alive link).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.state.cond:
+            self.state.connections += 1
+            self.state.open_sockets.add(self.connection)
+
+    def finish(self) -> None:
+        with self.state.cond:
+            self.state.open_sockets.discard(self.connection)
+        super().finish()
+
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         data = b""
         if body is not None:
@@ -159,14 +180,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _auth(self) -> bool:
         st = self.state
+        self.served = getattr(self, "served", 0) + 1
+        if self.served > 1 and st.drop_reused > 0:
+            # An idle connection the server closed just as the client sent on it.
+            st.drop_reused -= 1
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return False
         st.requests.append(f"{self.command} {self.path}")
+        refusal = None
         if st.fail_with is not None:
-            self._send(st.fail_with, {"error": {"code": "fail", "message": "stub failure"}})
-            return False
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self._send(401, {"error": {"code": "unauthorized", "message": "bad token"}})
-            return False
-        return True
+            refusal = st.fail_with, {"error": {"code": "fail", "message": "stub failure"}}
+        elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            refusal = 401, {"error": {"code": "unauthorized", "message": "bad token"}}
+        if refusal is None:
+            return True
+        # Read what was sent: the kept-alive connection serves the next request.
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(*refusal)
+        return False
 
     def _body(self) -> Any:
         n = int(self.headers.get("Content-Length") or 0)
@@ -181,6 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             if st.plan is None:
                 self._send(404, {"error": {"code": "not_found", "message": "no plan"}})
             elif self.headers.get("If-None-Match") == st.etag():
+                st.not_modified += 1
                 self._send(304)
             elif "gzip" in (self.headers.get("Accept-Encoding") or ""):
                 body = json.dumps({**st.plan, "server_time": iso(datetime.now(UTC))}).encode()
@@ -245,15 +278,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"code": "not_found", "message": self.path}})
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    gone = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self.gone:  # a connection cut by __exit__ is no error
+            super().handle_error(request, client_address)
+
+
 class StubServer:
     """A device-API stub on 127.0.0.1 serving ``state``."""
 
-    def __init__(self) -> None:
-        self.state = StubState()
+    def __init__(
+        self, tls: tuple[Path, Path] | None = None, port: int = 0, state: StubState | None = None
+    ) -> None:
+        """``tls``: (certificate, key) PEM files to serve HTTPS instead of HTTP; ``port``
+        and ``state``: those of a stub that went away, to come back as it."""
+        self.state = state or StubState()
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = _Server(("127.0.0.1", port), handler)
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> StubServer:
@@ -261,8 +312,14 @@ class StubServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Gone like a stopped server: no new connection, and the kept-alive ones cut."""
+        self.httpd.gone = True
         self.httpd.shutdown()
         self.httpd.server_close()
+        with self.state.cond:
+            for sock in list(self.state.open_sockets):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def serve(self, plan: dict[str, Any], clips: list[Clip]) -> None:
         for c in clips:

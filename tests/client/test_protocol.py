@@ -166,7 +166,11 @@ def test_keeps_playing_when_the_server_goes_away_and_restarts_from_cache(
         wait_for(lambda: len([e for e in read_log(out) if e["event"] == "stop"]) == 5, 5)
     finally:
         offline.stop(upload_timeout_s=0.5)
-    assert offline.journal.count() >= 5  # kept until a server acknowledges them
+    # Every play is kept until a server acknowledges it: the first may have reached the stub
+    # (its entry is written when the clip starts) before the stub went away; none is lost.
+    acknowledged = set(server.state.plays)
+    kept = {entry["id"] for entry in offline.journal.pending()}
+    assert len(acknowledged | kept) >= 5 and not acknowledged & kept, (acknowledged, kept)
 
 
 def test_a_rejected_token_is_logged_clearly_and_the_client_keeps_running(

@@ -72,7 +72,7 @@ class Stack:
         assert self.server is not None
         store = Store.open(sqlite_url(self.server.data), upgrade=False)
         try:
-            token = store.issue_token(TokenKind.DEVICE, speaker, now or aware_now())[1]
+            token = store.people.issue_token(TokenKind.DEVICE, speaker, now or aware_now())[1]
         finally:
             store.close()
         url = self.proxy.url if self.proxy else self.server.url
@@ -110,7 +110,12 @@ def assert_each_play_arrives_once(
         # Clients still play: compare at a moment when nothing is mid-clip on any of them.
         return all(
             server_n
-            == started_n - (1 if len(starts(c)) > len(stops(c)) and c.proc.poll() is None else 0)
+            == started_n
+            - (
+                1
+                if len(starts(c)) > len(stops(c)) and c.proc is not None and c.proc.poll() is None
+                else 0
+            )
             for c, (server_n, started_n) in zip(clients, counts().values(), strict=True)
         )
 

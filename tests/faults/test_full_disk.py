@@ -33,9 +33,9 @@ def small_disk(tmp_path):
 def _entries(n: int) -> list[dict[str, object]]:
     start = datetime.now(UTC) - timedelta(seconds=5)
     return [
-        {"id": str(uuid.uuid4()), "clip": "c" * 64, "message": "m1", "kind": "loop",
+        {"id": str(uuid.uuid4()), "clip": "c" * 64, "message": "m1-" + "x" * 60, "kind": "loop",
          "started_at": start.isoformat(), "ended_at": start.isoformat(), "completed": False,
-         "reason": "cut:shutdown " + "x" * 60}
+         "reason": "cut:shutdown"}
         for _ in range(n)
     ]  # fmt: skip
 
@@ -51,8 +51,8 @@ def test_full_disk_refuses_writes_clearly_keeps_reads_and_recovers(tmp_path, sma
     try:
         store = Store.open(sqlite_url(server.data), upgrade=False)
         try:
-            device = store.issue_token(TokenKind.DEVICE, "spk-1", now)[1]
-            user = store.issue_token(TokenKind.USER, "admin", now)[1]
+            device = store.people.issue_token(TokenKind.DEVICE, "spk-1", now)[1]
+            user = store.people.issue_token(TokenKind.USER, "admin", now)[1]
         finally:
             store.close()
         dev = requests.Session()

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -36,7 +37,7 @@ class Acked:
     requests: int = 0
 
 
-def _entry(clip: str) -> dict[str, object]:
+def _entry(clip: str) -> dict[str, Any]:
     start = datetime.now(UTC) - timedelta(seconds=5)
     return {
         "id": str(uuid.uuid4()), "clip": clip, "message": "m1", "kind": "loop", "urgent": None,
@@ -65,7 +66,7 @@ def _writer(url: str, speaker: str, token: str, acked: Acked, stop: threading.Ev
             else:
                 counter[0] += 1
                 n = counter[0]
-                beat = {"state": "playing", "volume": 100, "version": f"w{n}"}
+                beat: dict[str, Any] = {"state": "playing", "volume": 100, "version": f"w{n}"}
                 answer = session.post(f"{base}/heartbeat", json=beat, timeout=5)
                 if 200 <= answer.status_code < 300:
                     acked.beats[speaker] = max(acked.beats[speaker], n)
@@ -88,7 +89,9 @@ def _kill_loop(tmp_path, kills: int) -> dict[str, int]:
     server.start()
     store = Store.open(sqlite_url(server.data), upgrade=False)
     try:
-        tokens = {s: store.issue_token(TokenKind.DEVICE, s, aware_now())[1] for s in SPEAKERS}
+        tokens = {
+            s: store.people.issue_token(TokenKind.DEVICE, s, aware_now())[1] for s in SPEAKERS
+        }
     finally:
         store.close()
     acked = Acked()

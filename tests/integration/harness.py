@@ -182,7 +182,7 @@ class Client:
                 self.proc.kill()
                 self.proc.wait(5)
 
-    def events(self) -> list[dict[str, object]]:
+    def events(self) -> list[dict[str, Any]]:
         """The sink's log: start and stop lines with wall-clock times."""
         if not self.sink_log.exists():
             return []

@@ -52,7 +52,7 @@ class FaultProxy:
                     self._answer(status, b'{"error": {"code": "injected", "message": "fault"}}')
                     return
                 conn = http.client.HTTPConnection(
-                    proxy.upstream.hostname, proxy.upstream.port, timeout=120
+                    proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=120
                 )
                 try:
                     headers = {

@@ -167,7 +167,7 @@ def server_plays(server: Server) -> dict[str, list[str]]:
     store = Store.open(sqlite_url(server.data), upgrade=False)
     try:
         start = datetime(2000, 1, 1).astimezone()
-        plays = store.plays(start, aware_now() + seconds(3600))
+        plays = store.devices.plays(start, aware_now() + seconds(3600))
     finally:
         store.close()
     out: dict[str, list[str]] = {}
@@ -244,8 +244,10 @@ def test_plan_with_a_missing_clip_waits_until_the_clip_arrives(stack, tmp_path):
         proxy.mode = "block_clips"
         store = Store.open(sqlite_url(server.data), upgrade=False)
         try:
-            message = store.get_message("m1")
-            store.update_message(replace(message, text="请大家勤洗手，常通风。"), aware_now())
+            message = store.content.get_message("m1")
+            store.content.update_message(
+                replace(message, text="请大家勤洗手，常通风。"), aware_now()
+            )
         finally:
             store.close()
         edited_at = time.time()

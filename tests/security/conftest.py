@@ -7,6 +7,7 @@ whose requests must change nothing (each cell checks that).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,7 @@ from broadcaster.notify import Notifier
 from broadcaster.passwords import hash_password
 from broadcaster.service import Heartbeat, Service
 from broadcaster.store import Store, TokenKind, sqlite_url
+from broadcaster.store.livepages import LiveRecord
 from tests.web.conftest import *  # noqa: F403 (the web fixtures, for state-changing tests)
 from tests.web.conftest import NOW, PASSWORD, ToneSynthesizer, csrf_of
 from web.app import create_app
@@ -52,6 +54,7 @@ class Village:
     device_token_id: str
     clip: str
     secrets: tuple[str, ...]
+    live: str = ""  # a kept live page to its speaker (issue 12)
 
 
 @dataclass
@@ -90,11 +93,11 @@ def _village(
     areas = {a.id: a for a in deployment.areas}
     speakers = {s.id: s for s in deployment.speakers}
     message = Message(f"{key}-msg", f"{word}秘密通知", f"{word}今晚停水，请提前储水。")
+    store.content.create_message(message, NOW)
     editing.set_owner(store, "message", message.id, area)
-    store.create_message(message, NOW)
+    store.content.create_program(Program(f"{key}-prog", f"{word}秘密循环", (message.id,), 3))
     editing.set_owner(store, "program", f"{key}-prog", area)
-    store.create_program(Program(f"{key}-prog", f"{word}秘密循环", (message.id,), 3))
-    store.create_schedule(
+    store.schedules.create_schedule(
         Schedule(f"{key}-sched", f"{key}-prog", speaker_ids=(speaker,), priority=7), NOW
     )
     admin = User("admin", Role.ADMIN)
@@ -104,12 +107,12 @@ def _village(
         urgent.UrgentRequest(text=f"{word}紧急秘密", speaker_ids=(speaker,), override_window=True),
         NOW,
     ).urgent
-    record, _plain = store.issue_token(TokenKind.DEVICE, speaker, NOW, label=f"{key} device")
+    record, _plain = store.people.issue_token(TokenKind.DEVICE, speaker, NOW, label=f"{key} device")
     clip = service.library.for_message(message)
     service.heartbeat(
         speaker, Heartbeat("playing", None, None, 80, None, None, 0, None, None, "1"), NOW
     )
-    store.add_plays(
+    store.devices.add_plays(
         [
             PlayLogEntry(
                 f"{key}-play-1",
@@ -126,6 +129,15 @@ def _village(
         ],
         NOW,
     )
+    live = LiveRecord(f"live-{key}", "admin", "admin", NOW, (speaker,),
+                      targets={speaker: {"name": speakers[speaker].name, "outcome": "heard"}},
+                      recording=f"live/live-{key}.wav")  # fmt: skip
+    store.live.start(live)
+    kept = service.library.recordings / "live" / f"live-{key}.wav"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(service.clip_file(clip.key), kept)
+    store.live.finish(live.id, NOW, "released", live.targets)
+    store.live.set_clip(live.id, clip.key, clip.duration_ms)
     secrets = (
         speaker,
         speakers[speaker].name,
@@ -157,6 +169,7 @@ def _village(
         device_token_id=record.id,
         clip=clip.key,
         secrets=secrets,
+        live=live.id,
     )
 
 
@@ -178,12 +191,12 @@ def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     store.seed_from(settings, NOW)
     renderer = Renderer(ToneSynthesizer(), ClipCache(tmp / "clips"), settings.render)
     library = ClipLibrary(renderer, tmp / "recordings", settings.selftest_text)
-    service = Service(settings, store, library, Notifier(store.last_event_seq()))
+    service = Service(settings, store, library, Notifier(store.devices.last_event_seq()))
     password = hash_password(PASSWORD)
     for name in ("chief-tunli", "chief-xiguan", "driver-01"):
-        store.set_password_hash(name, password)
-    store.create_user(User("admin", Role.ADMIN), NOW, password_hash=password)
-    store.create_user(
+        store.people.set_password_hash(name, password)
+    store.people.create_user(User("admin", Role.ADMIN), NOW, password_hash=password)
+    store.people.create_user(
         User("chief-gone", Role.CHIEF, ("tunli-village",)), NOW, password_hash=password
     )
     villages = {
@@ -217,16 +230,18 @@ def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     ):
         found.cookies[actor] = _session(app, name)
         found.names[actor] = name
-    found.tokens["device-A"] = store.issue_token(TokenKind.DEVICE, "tunli-village-1", NOW)[1]
-    record, plain = store.issue_token(TokenKind.DEVICE, "tunli-village-1", NOW)
-    store.revoke_token(record.id, NOW)
+    found.tokens["device-A"] = store.people.issue_token(TokenKind.DEVICE, "tunli-village-1", NOW)[1]
+    record, plain = store.people.issue_token(TokenKind.DEVICE, "tunli-village-1", NOW)
+    store.people.revoke_token(record.id, NOW)
     found.tokens["revoked-device-token"] = plain
-    found.tokens["user-token-A"] = store.issue_token(TokenKind.USER, "chief-tunli", NOW)[1]
-    record, plain = store.issue_token(TokenKind.USER, "chief-tunli", NOW)
-    store.revoke_token(record.id, NOW)
+    found.tokens["user-token-A"] = store.people.issue_token(TokenKind.USER, "chief-tunli", NOW)[1]
+    record, plain = store.people.issue_token(TokenKind.USER, "chief-tunli", NOW)
+    store.people.revoke_token(record.id, NOW)
     found.tokens["revoked-user-token"] = plain
-    found.tokens["disabled-user-token"] = store.issue_token(TokenKind.USER, "chief-gone", NOW)[1]
-    store.set_user_disabled("chief-gone", True)
+    found.tokens["disabled-user-token"] = store.people.issue_token(
+        TokenKind.USER, "chief-gone", NOW
+    )[1]
+    store.people.set_user_disabled("chief-gone", True)
     yield found
     store.close()
 
@@ -235,18 +250,20 @@ def snapshot(service: Service) -> dict[str, Any]:
     """Everything a request could change except the audit log (denials are audited)."""
     store = service.store
     return {
-        "areas": store.list_areas(),
-        "speakers": store.list_speakers(),
-        "messages": store.list_messages(),
-        "programs": store.list_programs(),
-        "schedules": store.list_schedules(),
-        "urgents": store.list_urgents(limit=1000),
-        "users": store.list_users(),
-        "tokens": [(t.id, t.subject, t.revoked_at) for t in store.list_tokens()],
-        "statuses": store.speaker_statuses(),
-        "plays": store.plays(NOW - timedelta(days=3), NOW + timedelta(days=3)),
-        "events": store.last_event_seq(),
-        "owners": store.get_meta(editing.OWNERS_KEY),
+        "areas": store.places.list_areas(),
+        "speakers": store.places.list_speakers(),
+        "messages": store.content.list_messages(),
+        "programs": store.content.list_programs(),
+        "schedules": store.schedules.list_schedules(),
+        "urgents": store.urgents.list_urgents(limit=1000),
+        "users": store.people.list_users(),
+        "tokens": [(t.id, t.subject, t.revoked_at) for t in store.people.list_tokens()],
+        "statuses": store.devices.speaker_statuses(),
+        "plays": store.devices.plays(NOW - timedelta(days=3), NOW + timedelta(days=3)),
+        "events": store.devices.last_event_seq(),
+        "owners": store.content.owners(),
         "lexicon": store.get_meta(editing.LEXICON_KEY),
-        "acks": {u.id: store.urgent_acks(u.id) for u in store.list_urgents(limit=1000)},
+        "acks": {
+            u.id: store.urgents.urgent_acks(u.id) for u in store.urgents.list_urgents(limit=1000)
+        },
     }

@@ -48,8 +48,8 @@ def app(settings: Settings, service: Service) -> Flask:
 def tokens(service: Service) -> dict[str, str]:
     store = service.store
     return {
-        "device": store.issue_token(TokenKind.DEVICE, SPEAKER, NOW)[1],
-        "user": store.issue_token(TokenKind.USER, "admin", NOW)[1],
+        "device": store.people.issue_token(TokenKind.DEVICE, SPEAKER, NOW)[1],
+        "user": store.people.issue_token(TokenKind.USER, "admin", NOW)[1],
     }
 
 

@@ -15,7 +15,9 @@ from tests.web.conftest import NOW, login
 
 
 def _unauthenticated(service: Service) -> list:  # type: ignore[type-arg]
-    return [e for e in service.store.list_audit(limit=5000) if e.action == "unauthenticated"]
+    return [
+        e for e in service.store.journal.list_audit(limit=5000) if e.action == "unauthenticated"
+    ]
 
 
 def test_a_script_of_anonymous_requests_writes_a_bounded_number_of_lines(
@@ -45,7 +47,7 @@ def test_signed_in_denials_are_always_written(app: Flask, service: Service) -> N
     assert login(chief, "chief-tunli").status_code == 302
     for _ in range(40):
         assert chief.get("/users").status_code == 403
-    assert len(service.store.list_audit(limit=5000, action="denied")) == 40
+    assert len(service.store.journal.list_audit(limit=5000, action="denied")) == 40
 
 
 def test_a_locked_out_script_does_not_fill_the_log_with_throttled_lines(
@@ -57,4 +59,4 @@ def test_a_locked_out_script_does_not_fill_the_log_with_throttled_lines(
         assert login(script, "admin", "wrong-password").status_code == 401
     for _ in range(60):
         assert login(script, "admin", "wrong-password").status_code == 429
-    assert len(service.store.list_audit(limit=5000, action="login.throttled")) == 20
+    assert len(service.store.journal.list_audit(limit=5000, action="login.throttled")) == 20

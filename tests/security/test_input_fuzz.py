@@ -22,7 +22,16 @@ from audio.errors import InvalidInput
 from audio.textnorm import normalize
 from broadcaster.config import Settings, load_settings
 from broadcaster.errors import ConfigError, NotFound, ValidationError
-from broadcaster.models import Area, ClipRef, Program, Schedule, Speaker, Urgent
+from broadcaster.models import (
+    Area,
+    AreaKind,
+    ClipRef,
+    Program,
+    Schedule,
+    Speaker,
+    SpeakerKind,
+    Urgent,
+)
 from broadcaster.planning import plan
 from tests.conftest import SAMPLE_CONFIG
 
@@ -146,10 +155,10 @@ def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
 AREAS = {
-    "district": Area("district", "District", "district"),
-    "village": Area("village", "Village", "village", "district"),
+    "district": Area("district", "District", AreaKind.DISTRICT),
+    "village": Area("village", "Village", AreaKind.VILLAGE, "district"),
 }
-SPEAKER = Speaker("spk", "Speaker", "fixed", "village")
+SPEAKER = Speaker("spk", "Speaker", SpeakerKind.FIXED, "village")
 IDS = st.sampled_from(["m0", "m1", "m2", "missing", "p0", "p1", "spk", "village", "district"])
 
 

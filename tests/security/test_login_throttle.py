@@ -103,7 +103,7 @@ def test_an_address_guessing_across_names_is_throttled(app: Flask, service: Serv
     assert page.status_code == 429
     # Everyone else signs in as usual.
     assert login(client_from(app, "192.0.2.45"), "chief-tunli").status_code == 302
-    throttled = service.store.list_audit(action="login.throttled")
+    throttled = service.store.journal.list_audit(action="login.throttled")
     assert throttled and throttled[0].detail == {"by": "address"}
 
 
@@ -161,9 +161,11 @@ def test_behind_a_trusted_proxy_clients_are_counted_apart(
     # second trusted proxy in between.
     for spoof in ("1.2.3.4, 203.0.113.5", "203.0.113.5, 10.1.1.1", "garbage, 203.0.113.5"):
         assert login(client_from(app, proxy, spoof), "admin").status_code == 429, spoof
-    failed = service.store.list_audit(action="login.failed")
+    failed = service.store.journal.list_audit(action="login.failed")
     assert {e.remote_addr for e in failed} == {"203.0.113.5"}
-    assert {e.remote_addr for e in service.store.list_audit(action="login")} == {"203.0.113.9"}
+    assert {e.remote_addr for e in service.store.journal.list_audit(action="login")} == {
+        "203.0.113.9"
+    }
 
 
 def test_behind_a_trusted_proxy_one_client_cannot_lock_everyone_out_across_names(
@@ -183,7 +185,7 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(
     for i in range(5):
         assert fail(client_from(app, "198.51.100.11", f"203.0.113.{i}"), "admin") == [401]
     assert login(client_from(app, "198.51.100.11", "203.0.113.99"), "admin").status_code == 429
-    failed = service.store.list_audit(action="login.failed")
+    failed = service.store.journal.list_audit(action="login.failed")
     assert {e.remote_addr for e in failed} == {"198.51.100.11"}
 
 
@@ -218,13 +220,13 @@ def test_unknown_names_cost_one_password_check_like_known_ones(
     app: Flask, service: Service, hash_checks: list[str]
 ) -> None:
     store = service.store
-    store.create_user(User("no-password", Role.CHIEF, ("tunli-village",)), NOW)
-    store.create_user(
+    store.people.create_user(User("no-password", Role.CHIEF, ("tunli-village",)), NOW)
+    store.people.create_user(
         User("disabled", Role.CHIEF, ("tunli-village",)),
         NOW,
-        password_hash=store.get_user("admin").password_hash,
+        password_hash=store.people.get_user("admin").password_hash,
     )
-    store.set_user_disabled("disabled", True)
+    store.people.set_user_disabled("disabled", True)
     cases: dict[str, Callable[[], int]] = {
         "known, wrong password": lambda: fail(client_from(app, "192.0.2.1"), "admin")[0],
         "known, right password": lambda: login(client_from(app, "192.0.2.2"), "admin").status_code,

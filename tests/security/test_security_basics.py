@@ -38,8 +38,11 @@ def test_password_hashes_are_scrypt_with_n_2_15_r_8_p_1_or_stronger() -> None:
 def test_stored_hashes_hide_the_password_and_are_salted(service: Service) -> None:
     store = service.store
     for name in ("alice", "bob"):
-        store.create_user(User(name, Role.ADMIN), NOW, password_hash=hash_password(PASSWORD))
-    alice, bob = store.get_user("alice").password_hash, store.get_user("bob").password_hash
+        store.people.create_user(User(name, Role.ADMIN), NOW, password_hash=hash_password(PASSWORD))
+    alice, bob = (
+        store.people.get_user("alice").password_hash,
+        store.people.get_user("bob").password_hash,
+    )
     assert alice and bob and alice != bob
     for stored in (alice, bob):
         assert PASSWORD not in stored and stored != PASSWORD
@@ -82,12 +85,12 @@ def test_disabling_a_user_ends_their_session_in_the_user_api(
 ) -> None:
     client = login_as("chief-tunli")
     assert client.get("/api/v1/speakers").status_code == 200
-    service.store.set_user_disabled("chief-tunli", True)
+    service.store.people.set_user_disabled("chief-tunli", True)
     assert client.get("/api/v1/speakers").status_code == 401
     assert client.get("/api/v1/urgent").status_code == 401
     assert client.get("/messages").headers["Location"].startswith("/login")
     # Enabling the account again does not revive the old session: it was cleared.
-    service.store.set_user_disabled("chief-tunli", False)
+    service.store.people.set_user_disabled("chief-tunli", False)
     assert client.get("/api/v1/speakers").status_code == 401
 
 
@@ -102,10 +105,10 @@ def test_panel_forms_need_the_sessions_csrf_token(
     assert client.post("/messages/new", data={**form, "id": "m-none"}).status_code == 403
     wrong = {**form, "id": "m-wrong", "csrf_token": "forged"}
     assert client.post("/messages/new", data=wrong).status_code == 403
-    ids = {m.id for m in service.store.list_messages()}
+    ids = {m.id for m in service.store.content.list_messages()}
     assert "m-none" not in ids and "m-wrong" not in ids
     assert post(client, "/messages/new", {**form, "id": "m-ok"}).status_code == 302
-    assert "m-ok" in {m.id for m in service.store.list_messages()}
+    assert "m-ok" in {m.id for m in service.store.content.list_messages()}
 
 
 def test_a_csrf_token_from_before_sign_in_is_useless_after(app: Flask) -> None:
@@ -124,7 +127,7 @@ def test_cookie_authenticated_urgent_api_needs_the_csrf_header(
     assert client.post("/api/v1/urgent", json=body).status_code == 403
     forged = client.post("/api/v1/urgent", json=body, headers={"X-CSRF-Token": "forged"})
     assert forged.status_code == 403
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
     with client.session_transaction() as s:
         token = s["csrf"]
     sent = client.post("/api/v1/urgent", json=body, headers={"X-CSRF-Token": token})
@@ -168,7 +171,7 @@ def test_secure_cookies_are_read_from_the_config(tmp_path: Path) -> None:
 
 @pytest.fixture
 def device(service: Service) -> dict[str, str]:
-    plain = service.store.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)[1]
+    plain = service.store.people.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)[1]
     return {"Authorization": f"Bearer {plain}"}
 
 
@@ -238,8 +241,8 @@ def _database_bytes(service: Service) -> bytes:
 
 
 def test_device_tokens_are_stored_hashed(service: Service) -> None:
-    _record, plain = service.store.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)
-    assert service.store.verify_token(plain, TokenKind.DEVICE, NOW) == "vehicle-01"
+    _record, plain = service.store.people.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)
+    assert service.store.people.verify_token(plain, TokenKind.DEVICE, NOW) == "vehicle-01"
     data = _database_bytes(service)
     assert plain.encode() not in data
     secret = plain.split("_", 1)[-1]  # without a kind prefix, if any
@@ -254,7 +257,7 @@ def _new_token_of(page: str) -> str:
 
 def test_device_token_rotation_and_revocation_from_the_panel(app: Flask, service: Service) -> None:
     store = service.store
-    old_record, old = store.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)
+    old_record, old = store.people.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)
     device = app.test_client()
     plan = "/api/v1/speakers/vehicle-01/plan"
 
@@ -275,10 +278,10 @@ def test_device_token_rotation_and_revocation_from_the_panel(app: Flask, service
 
 
 def test_a_revoked_user_token_is_refused_at_once(client: FlaskClient, service: Service) -> None:
-    record, plain = service.store.issue_token(TokenKind.USER, "chief-tunli", NOW)
+    record, plain = service.store.people.issue_token(TokenKind.USER, "chief-tunli", NOW)
     headers = {"Authorization": f"Bearer {plain}"}
     assert client.get("/api/v1/speakers", headers=headers).status_code == 200
-    service.store.revoke_token(record.id, NOW)
+    service.store.people.revoke_token(record.id, NOW)
     assert client.get("/api/v1/speakers", headers=headers).status_code == 401
 
 
@@ -286,7 +289,7 @@ def test_a_revoked_user_token_is_refused_at_once(client: FlaskClient, service: S
 
 
 def _lines(service: Service) -> list[tuple[str, str, str]]:
-    return [(e.actor, e.action, e.object) for e in service.store.list_audit(limit=1000)]
+    return [(e.actor, e.action, e.object) for e in service.store.journal.list_audit(limit=1000)]
 
 
 def test_sign_ins_and_failed_sign_ins_are_audited(app: Flask, service: Service) -> None:
@@ -304,7 +307,7 @@ def test_failed_authorizations_are_audited(
 ) -> None:
     client.get("/api/v1/speakers")
     client.get("/api/v1/speakers", headers={"Authorization": "Bearer not-a-token"})
-    device = service.store.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)[1]
+    device = service.store.people.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)[1]
     client.get("/api/v1/speakers/vehicle-02/plan", headers={"Authorization": f"Bearer {device}"})
     login_as("chief-tunli").get("/users")
     lines = _lines(service)
@@ -319,7 +322,7 @@ def test_panel_edits_are_audited_with_actor_action_and_object(
 ) -> None:
     client = login_as("admin")
     message = {"title": "t", "text": "请注意防火。", "voice": "zh", "rate": "170", "volume": "1.0"}
-    steps = [
+    steps: list[tuple[str, dict[str, object]]] = [
         ("/messages/new", {**message, "id": "m-audit"}),
         ("/messages/m-audit", {**message, "title": "t2"}),
         (
@@ -376,7 +379,7 @@ def test_panel_edits_are_audited_with_actor_action_and_object(
 def test_urgent_sends_and_cancels_are_audited_from_the_api_and_the_panel(
     login_as: Callable[[str], FlaskClient], client: FlaskClient, service: Service
 ) -> None:
-    _record, token = service.store.issue_token(TokenKind.USER, "chief-tunli", NOW)
+    _record, token = service.store.people.issue_token(TokenKind.USER, "chief-tunli", NOW)
     api = {"Authorization": f"Bearer {token}"}
     sent = client.post(
         "/api/v1/urgent",
@@ -397,13 +400,13 @@ def test_urgent_sends_and_cancels_are_audited_from_the_api_and_the_panel(
         "override_window": "1",  # 10:00: outside the village's windows
     }
     preview = post(panel, "/urgent", form)  # first who will hear it, then the confirm
-    assert preview.status_code == 200 and not [u for u in service.store.list_urgents()
+    assert preview.status_code == 200 and not [u for u in service.store.urgents.list_urgents()
                                                if u.id != api_id]  # fmt: skip
     key = re.search(r'name="preview_key" value="([^"]*)"', preview.get_data(as_text=True))
     assert key is not None
     confirmed = {**form, "step": "confirm", "preview_key": key.group(1), "override_confirmed": "1"}
     assert post(panel, "/urgent", confirmed).status_code == 302
-    panel_id = next(u.id for u in service.store.list_urgents() if u.id != api_id)
+    panel_id = next(u.id for u in service.store.urgents.list_urgents() if u.id != api_id)
     assert post(panel, f"/urgent/{panel_id}/cancel").status_code == 302
     lines = _lines(service)
     assert ("user:chief-tunli", "urgent.send", api_id) in lines
@@ -414,12 +417,12 @@ def test_urgent_sends_and_cancels_are_audited_from_the_api_and_the_panel(
 
 def test_the_audit_log_refuses_update_and_delete(service: Service) -> None:
     store = service.store
-    seq = store.append_audit(NOW, "user:admin", "message.create", "m1", {}, "127.0.0.1")
+    seq = store.journal.append_audit(NOW, "user:admin", "message.create", "m1", {}, "127.0.0.1")
     with pytest.raises(Exception, match=r"(?i)append-only|audit"), store.engine.begin() as conn:
         conn.execute(update(t.audit_log).where(t.audit_log.c.seq == seq).values(actor="x"))
     with pytest.raises(Exception, match=r"(?i)append-only|audit"), store.engine.begin() as conn:
         conn.execute(delete(t.audit_log).where(t.audit_log.c.seq == seq))
-    entry = store.list_audit(limit=1)[0]
+    entry = store.journal.list_audit(limit=1)[0]
     assert (entry.seq, entry.actor, entry.action, entry.object) == (
         seq,
         "user:admin",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,11 +73,11 @@ def service(settings: Settings, tmp_path: Path) -> Iterator[Service]:
     store.seed_from(settings, NOW)
     renderer = Renderer(ToneSynthesizer(), ClipCache(tmp_path / "clips"), settings.render)
     library = ClipLibrary(renderer, tmp_path / "recordings", settings.selftest_text)
-    svc = Service(settings, store, library, Notifier(store.last_event_seq()))
+    svc = Service(settings, store, library, Notifier(store.devices.last_event_seq()))
     password = hash_password(PASSWORD)
     for name in ("chief-tunli", "chief-xiguan", "driver-01"):
-        store.set_password_hash(name, password)
-    store.create_user(User("admin", Role.ADMIN), NOW, password_hash=password)
+        store.people.set_password_hash(name, password)
+    store.people.create_user(User("admin", Role.ADMIN), NOW, password_hash=password)
     yield svc
     store.close()
 
@@ -119,7 +119,7 @@ def login_as(client: FlaskClient) -> Callable[[str], FlaskClient]:
     return sign_in
 
 
-def post(client: FlaskClient, url: str, data: dict[str, object] | None = None, **kw: object):  # type: ignore[no-untyped-def]
+def post(client: FlaskClient, url: str, data: Mapping[str, object] | None = None, **kw: object):  # type: ignore[no-untyped-def]
     """A form POST with the session's CSRF token, as the browser sends it."""
     with client.session_transaction() as s:
         token = s.get("csrf", "")

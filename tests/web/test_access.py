@@ -46,11 +46,11 @@ ADMIN_PAGES = [
 def village_objects(service: Service) -> None:
     """A message, program and schedule owned by 屯里村 (chief-tunli's village)."""
     store = service.store
+    store.content.create_message(Message("tunli-msg", "屯里村通知", "屯里村今晚停水。"), NOW)
     editing.set_owner(store, "message", "tunli-msg", "tunli-village")
-    store.create_message(Message("tunli-msg", "屯里村通知", "屯里村今晚停水。"), NOW)
+    store.content.create_program(Program("tunli-prog", "屯里村循环", ("tunli-msg", "masks"), 3))
     editing.set_owner(store, "program", "tunli-prog", "tunli-village")
-    store.create_program(Program("tunli-prog", "屯里村循环", ("tunli-msg", "masks"), 3))
-    store.create_schedule(
+    store.schedules.create_schedule(
         Schedule("tunli-sched", "tunli-prog", speaker_ids=("tunli-village-1",), priority=5), NOW
     )
 
@@ -172,7 +172,7 @@ def test_another_villages_chief_cannot_post_to_its_objects(app, service: Service
     )
     assert response.status_code == 422
     assert service.store.catalog_revision() == before
-    assert not service.store.list_urgents()
+    assert not service.store.urgents.list_urgents()
 
 
 def test_chief_cannot_edit_district_wide_messages(login_as, service: Service) -> None:  # type: ignore[no-untyped-def]
@@ -188,11 +188,11 @@ def test_chief_cannot_edit_district_wide_messages(login_as, service: Service) ->
         "area": "tunli-village",
     }
     assert post(client, "/messages/masks", form).status_code == 403
-    assert service.store.get_message("masks").title == "戴口罩、保持距离"
-    assert service.store.list_audit(action="denied")
+    assert service.store.content.get_message("masks").title == "戴口罩、保持距离"
+    assert service.store.journal.list_audit(action="denied")
 
 
 def test_denied_requests_are_audited(login_as, service: Service) -> None:  # type: ignore[no-untyped-def]
     login_as("chief-tunli").get("/users")
-    denied = service.store.list_audit(action="denied")
+    denied = service.store.journal.list_audit(action="denied")
     assert denied and denied[0].actor == "user:chief-tunli" and "/users" in denied[0].object

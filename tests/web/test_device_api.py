@@ -22,7 +22,7 @@ from tests.web.conftest import NOW
 def device(service):
     """A device token for vehicle-01."""
     return {
-        "Authorization": f"Bearer {service.store.issue_token(TokenKind.DEVICE, 'vehicle-01', NOW)[1]}"
+        "Authorization": f"Bearer {service.store.people.issue_token(TokenKind.DEVICE, 'vehicle-01', NOW)[1]}"
     }
 
 
@@ -57,10 +57,10 @@ def test_plan_is_gzipped_when_asked_and_decodes_to_the_same_json(client, device)
 
 def test_edit_changes_the_etag(client, device, service):
     etag = client.get("/api/v1/speakers/vehicle-01/plan", headers=device).headers["ETag"]
-    message = service.store.get_message("masks")
+    message = service.store.content.get_message("masks")
     from dataclasses import replace
 
-    service.store.update_message(replace(message, text="请大家出门戴好口罩。"), NOW)
+    service.store.content.update_message(replace(message, text="请大家出门戴好口罩。"), NOW)
     again = client.get(
         "/api/v1/speakers/vehicle-01/plan", headers={**device, "If-None-Match": etag}
     )
@@ -83,11 +83,11 @@ def test_a_token_opens_only_its_own_speaker(client, device, service):
     answer = client.get("/api/v1/speakers/vehicle-02/plan", headers=device)
     assert answer.status_code == 403
     assert answer.get_json()["error"]["code"] == "forbidden"
-    assert service.store.list_audit(action="denied")
+    assert service.store.journal.list_audit(action="denied")
 
 
 def test_user_token_cannot_reach_device_endpoints(client, service):
-    token = service.store.issue_token(TokenKind.USER, "admin", NOW)[1]
+    token = service.store.people.issue_token(TokenKind.USER, "admin", NOW)[1]
     answer = client.get(
         "/api/v1/speakers/vehicle-01/plan", headers={"Authorization": f"Bearer {token}"}
     )
@@ -131,7 +131,7 @@ def test_play_upload_is_idempotent_by_entry_id(client, device, service):
         "duplicates": ids[:2],
         "server_time": None,
     }
-    stored = service.store.plays(
+    stored = service.store.devices.plays(
         NOW - timedelta(hours=1), NOW + timedelta(hours=1), speaker_id="vehicle-01"
     )
     assert sorted(p.id for p in stored) == sorted(ids)
@@ -141,7 +141,7 @@ def test_play_upload_is_idempotent_by_entry_id(client, device, service):
     ("body", "field"),
     [
         pytest.param({}, "entries", id="no-entries"),
-        pytest.param({"entries": [{"id": "x"}]}, "entries[0].id", id="missing-fields"),
+        pytest.param({"entries": [{"id": "x"}]}, "entries[0].clip", id="missing-fields"),
         pytest.param({"entries": [play("x", kind="music")]}, "entries[0].kind", id="bad-kind"),
         pytest.param(
             {"entries": [play("x", started_at="yesterday")]}, "entries[0].started_at", id="bad-time"
@@ -158,7 +158,7 @@ def test_bad_play_uploads_are_refused_and_name_the_field(client, device, service
     answer = client.post("/api/v1/speakers/vehicle-01/plays", headers=device, json=body)
     assert answer.status_code == 422
     assert answer.get_json()["error"]["field"] == field
-    assert service.store.plays(NOW - timedelta(days=1), NOW + timedelta(days=1)) == ()
+    assert service.store.devices.plays(NOW - timedelta(days=1), NOW + timedelta(days=1)) == ()
 
 
 def test_heartbeat_records_status_and_returns_the_plan_etag(client, device, service):
@@ -168,7 +168,7 @@ def test_heartbeat_records_status_and_returns_the_plan_etag(client, device, serv
             "selftest": {"at": NOW.isoformat(), "ok": True, "detail": "played 2.1 s"}}  # fmt: skip
     answer = client.post("/api/v1/speakers/vehicle-01/heartbeat", headers=device, json=beat)
     assert answer.status_code == 200 and answer.get_json()["plan_etag"] == etag
-    status = service.store.speaker_status("vehicle-01")
+    status = service.store.devices.speaker_status("vehicle-01")
     assert status is not None and status.state == "playing" and status.clock_offset_ms == -35
     assert status.selftest_ok is True and status.position_ms == 1200
     bad = client.post("/api/v1/speakers/vehicle-01/heartbeat", headers=device, json={"volume": 400})
@@ -176,17 +176,17 @@ def test_heartbeat_records_status_and_returns_the_plan_etag(client, device, serv
 
 
 def test_events_without_after_answer_at_once_with_the_current_sequence(client, device, service):
-    seq = service.store.append_event("vehicle-01", EventKind.RESYNC, {}, NOW)
+    seq = service.store.devices.append_event("vehicle-01", EventKind.RESYNC, {}, NOW)
     answer = client.get("/api/v1/speakers/vehicle-01/events?wait=30", headers=device).get_json()
     assert answer["events"] == [] and answer["last"] == seq
 
 
 def test_long_poll_wakes_when_an_event_is_published(client, device, service):
-    start = service.store.last_event_seq()
+    start = service.store.devices.last_event_seq()
 
     def publish_later() -> None:
         time.sleep(0.3)
-        seq = service.store.append_event("vehicle-01", EventKind.STOP, {"until": None}, NOW)
+        seq = service.store.devices.append_event("vehicle-01", EventKind.STOP, {"until": None}, NOW)
         service.notifier.publish(seq)
 
     threading.Thread(target=publish_later).start()
@@ -199,7 +199,7 @@ def test_long_poll_wakes_when_an_event_is_published(client, device, service):
 
 
 def test_long_poll_times_out_empty(client, device, service):
-    start = service.store.last_event_seq()
+    start = service.store.devices.last_event_seq()
     began = time.monotonic()
     answer = client.get(
         f"/api/v1/speakers/vehicle-01/events?after={start}&wait=1", headers=device
@@ -208,8 +208,8 @@ def test_long_poll_times_out_empty(client, device, service):
 
 
 def test_other_speakers_events_are_not_delivered(client, device, service):
-    start = service.store.last_event_seq()
-    service.store.append_event("vehicle-02", EventKind.STOP, {}, NOW)
+    start = service.store.devices.last_event_seq()
+    service.store.devices.append_event("vehicle-02", EventKind.STOP, {}, NOW)
     answer = client.get(
         f"/api/v1/speakers/vehicle-01/events?after={start}&wait=0", headers=device
     ).get_json()

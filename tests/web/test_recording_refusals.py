@@ -41,7 +41,7 @@ def upload(login_as, name: str, content: bytes, lang: str = "zh"):  # type: igno
 def assert_nothing_kept(service: Service) -> None:
     recordings: Path = service.library.recordings
     assert not recordings.exists() or not any(recordings.iterdir())
-    assert not service.store.list_audit(action="message.create")
+    assert not service.store.journal.list_audit(action="message.create")
 
 
 def test_an_opus_bomb_is_refused_as_too_long(login_as, service: Service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def test_wrong_password_is_refused_and_audited(client: FlaskClient, service: Ser
     assert response.status_code == 401
     assert "用户名或密码错误" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
-    failed = service.store.list_audit(action="login.failed")
+    failed = service.store.journal.list_audit(action="login.failed")
     assert [e.object for e in failed] == ["chief-tunli"]
 
 
@@ -45,7 +45,7 @@ def test_five_failures_lock_the_name_for_this_address(
     assert response.status_code == 429
     assert "15 分钟" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
-    assert service.store.list_audit(action="login.throttled")
+    assert service.store.journal.list_audit(action="login.throttled")
     # Another name from the same address is not affected.
     assert login(client, "chief-xiguan").status_code == 302
 
@@ -63,7 +63,7 @@ def test_login_without_csrf_token_is_refused(client: FlaskClient, service: Servi
     csrf_of(client)
     response = client.post("/login", data={"name": "chief-tunli", "password": PASSWORD})
     assert response.status_code == 403
-    assert not service.store.list_audit(action="login")
+    assert not service.store.journal.list_audit(action="login")
 
 
 def test_form_post_without_or_with_wrong_csrf_changes_nothing(login_as, service: Service) -> None:  # type: ignore[no-untyped-def]
@@ -83,7 +83,7 @@ def test_cookie_authenticated_urgent_api_needs_the_csrf_header(login_as, service
     body = {"text": "紧急通知", "speakers": ["tunli-village-1"], "override_window": True}
     response = client.post("/api/v1/urgent", json=body)
     assert response.status_code == 403
-    assert not service.store.list_urgents()
+    assert not service.store.urgents.list_urgents()
     with client.session_transaction() as s:
         token = s["csrf"]
     response = client.post("/api/v1/urgent", json=body, headers={"X-CSRF-Token": token})
@@ -99,7 +99,7 @@ def test_cookie_authenticated_urgent_api_needs_the_csrf_header(login_as, service
 def test_bearer_token_api_stays_free_of_csrf(client: FlaskClient, service: Service, clock) -> None:  # type: ignore[no-untyped-def]
     from broadcaster.store import TokenKind
 
-    _record, token = service.store.issue_token(TokenKind.USER, "chief-tunli", clock[0])
+    _record, token = service.store.people.issue_token(TokenKind.USER, "chief-tunli", clock[0])
     body = {"text": "紧急通知", "speakers": ["tunli-village-1"], "override_window": True}
     response = client.post(
         "/api/v1/urgent", json=body, headers={"Authorization": f"Bearer {token}"}
@@ -114,7 +114,7 @@ def test_disabling_a_user_ends_their_session(app, service: Service) -> None:  # 
     admin = app.test_client()
     assert login(admin, "admin").status_code == 302
     assert post(admin, "/users/chief-tunli/disable", {"disabled": "1"}).status_code == 302
-    assert service.store.get_user("chief-tunli").disabled
+    assert service.store.people.get_user("chief-tunli").disabled
     response = chief.get("/messages")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert login(chief, "chief-tunli").status_code == 401

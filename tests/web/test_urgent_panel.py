@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ TUNLI = {
 
 def beat(app: Flask, service: Service, speaker: str, **extra: Any) -> None:
     """A heartbeat of `speaker` (online from now on), reporting the plan it runs."""
-    token = service.store.issue_token(TokenKind.DEVICE, speaker, NOW)[1]
+    token = service.store.people.issue_token(TokenKind.DEVICE, speaker, NOW)[1]
     device = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     etag = device.get(f"/api/v1/speakers/{speaker}/plan", headers=headers).headers["ETag"]
@@ -41,7 +42,7 @@ def beat(app: Flask, service: Service, speaker: str, **extra: Any) -> None:
 
 
 def ack(app: Flask, service: Service, speaker: str, urgent_id: str, state: str) -> None:
-    token = service.store.issue_token(TokenKind.DEVICE, speaker, NOW)[1]
+    token = service.store.people.issue_token(TokenKind.DEVICE, speaker, NOW)[1]
     answer = app.test_client().post(
         f"/api/v1/speakers/{speaker}/acks",
         headers={"Authorization": f"Bearer {token}"},
@@ -56,12 +57,12 @@ def hidden(page: str, name: str) -> str:
     return match.group(1)
 
 
-def confirm(client: FlaskClient, data: dict[str, str], page: str, **extra: str) -> Any:
+def confirm(client: FlaskClient, data: Mapping[str, object], page: str, **extra: str) -> Any:
     """Press the confirm button of the previewed form `page`."""
     return post(
         client,
         "/urgent",
-        data | {"step": "confirm", "preview_key": hidden(page, "preview_key")} | extra,
+        {**data, "step": "confirm", "preview_key": hidden(page, "preview_key"), **extra},
     )
 
 
@@ -79,10 +80,10 @@ def test_send_shows_who_will_hear_it_and_stores_nothing_until_confirmed(  # type
     assert "稍后，17:30" in page and "要等到播放时段开始" in page
     assert "urgent-confirm" in page and "确认发送" in page
     assert 'value="紧急通知：请注意防火。"' in page or "紧急通知：请注意防火。</textarea>" in page
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
     sent = confirm(client, data, page)
     assert sent.status_code == 302, sent.get_data(as_text=True)[:3000]
-    (stored,) = service.store.list_urgents()
+    (stored,) = service.store.urgents.list_urgents()
     assert sent.headers["Location"].endswith(f"/urgent/{stored.id}")
     assert not stored.override_window
 
@@ -94,7 +95,7 @@ def test_a_confirm_for_a_changed_form_shows_the_coverage_again(login_as, service
     changed = confirm(client, data | {"expires_min": "470"}, page)
     assert changed.status_code == 200
     assert "检查之后表单有改动" in changed.get_data(as_text=True)
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
 
 
 def test_nobody_can_hear_it_is_said_at_the_override_box_with_the_fix(
@@ -112,7 +113,7 @@ def test_nobody_can_hear_it_is_said_at_the_override_box_with_the_fix(
         assert "在播放时段之外也播放" in error.group(1) and "延长有效时间" in error.group(1)
         assert "屯里村大喇叭" in page and "在它过期之前都不在播放时段内" in page
         assert "urgent-confirm" not in page
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
     client.get("/?lang=en")
     page = post(client, "/urgent", TUNLI).get_data(as_text=True)
     assert "Nobody will hear it: the loudspeakers are outside their playing windows" in page
@@ -125,7 +126,7 @@ def test_offline_loudspeakers_are_named_with_why(login_as, service: Service) -> 
     assert "离线，从未连接" in page
     page = post(client, "/urgent", TUNLI | {"override_window": "1"}).get_data(as_text=True)
     assert "听不到：1" in page and "离线，从未连接；如在有效期内恢复连接会补播" in page
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
 
 
 def test_a_chief_may_play_outside_the_windows_only_after_confirming_it(  # type: ignore[no-untyped-def]
@@ -141,12 +142,12 @@ def test_a_chief_may_play_outside_the_windows_only_after_confirming_it(  # type:
     refused = confirm(client, data, page)
     assert refused.status_code == 422
     assert 'id="err-override_confirmed"' in refused.get_data(as_text=True)
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
     sent = confirm(client, data, page, override_confirmed="1")
     assert sent.status_code == 302, sent.get_data(as_text=True)[:3000]
-    (stored,) = service.store.list_urgents()
+    (stored,) = service.store.urgents.list_urgents()
     assert stored.override_window
-    audit = [a for a in service.store.list_audit(limit=50) if a.action == "urgent.send"]
+    audit = [a for a in service.store.journal.list_audit(limit=50) if a.action == "urgent.send"]
     assert audit and audit[0].detail["override_window"] is True
 
 
@@ -176,7 +177,7 @@ def test_a_recording_becomes_one_message_only_when_confirmed(  # type: ignore[no
     sent = confirm(client, data | {"recording_file": kept}, again, override_confirmed="1")
     assert sent.status_code == 302, sent.get_data(as_text=True)[:3000]
     (made,) = titles() - before
-    (stored,) = service.store.list_urgents()
+    (stored,) = service.store.urgents.list_urgents()
     assert stored.message_id == made and stored.text is None
     bad = post(client, "/urgent", data | {"recording_file": "../../etc/passwd"})
     assert bad.status_code == 422 and 'id="err-recording"' in bad.get_data(as_text=True)
@@ -192,7 +193,7 @@ def test_the_detail_page_says_every_loudspeakers_state(  # type: ignore[no-untyp
     assert "现在听到：1" in page and "听不到：1" in page and "离线，从未连接" in page
     sent = confirm(client, data, page)
     assert sent.status_code == 302, sent.get_data(as_text=True)[:3000]
-    (stored,) = service.store.list_urgents()
+    (stored,) = service.store.urgents.list_urgents()
 
     def row(speaker: str) -> str:
         fragment = client.get(f"/urgent/{stored.id}/acks").get_data(as_text=True)
@@ -249,4 +250,28 @@ def test_the_dashboard_names_what_plays_and_counts_synced_speakers(  # type: ign
 def test_operators_still_cannot_send(login_as, service: Service, role: str) -> None:  # type: ignore[no-untyped-def]
     client = login_as(role)
     assert post(client, "/urgent", TUNLI | {"step": "confirm"}).status_code == 403
-    assert service.store.list_urgents() == ()
+    assert service.store.urgents.list_urgents() == ()
+
+
+def test_a_fault_in_the_server_is_not_shown_as_the_users_recording_being_bad(  # type: ignore[no-untyped-def]
+    login_as, app: Flask, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the recording's own problems are said at the field; a bug is a server error (500,
+    logged with its traceback), not 'this recording cannot be used: ...'."""
+    beat(app, service, "tunli-village-1")
+    client = login_as("chief-tunli")
+    data = {k: v for k, v in TUNLI.items() if k != "text"} | {"source": "recording"}
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(type(service.library), "for_message", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    answer = post(
+        client,
+        "/urgent",
+        data | {"recording": (io.BytesIO(tone_wav(1.5)), "rec.wav")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 500
+    assert "无法使用此录音" not in answer.get_data(as_text=True)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import g, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from broadcaster import limits
 from broadcaster.catalog import Invalid
 from broadcaster.editing import Scope, scope_for
 from broadcaster.errors import Forbidden
@@ -51,7 +52,7 @@ def require(*roles: Role) -> Scope:
 def audit(action: str, obj: str, detail: Mapping[str, Any] | None = None) -> None:
     """One audit line for an edit made in the panel."""
     rt = runtime()
-    rt.service.store.append_audit(
+    rt.service.store.journal.append_audit(
         now(),
         getattr(g, "actor", "anonymous"),
         action,
@@ -62,10 +63,25 @@ def audit(action: str, obj: str, detail: Mapping[str, Any] | None = None) -> Non
 
 
 def local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A time in the deployment's zone, formatted; empty for None."""
+    """A time in the deployment's zone, formatted; empty for None, "—" (unknown) for a time
+    the zone cannot show (a device-reported year 9999 stored by an older server)."""
     if moment is None:
         return ""
-    return moment.astimezone(runtime().settings.zone).strftime(fmt)
+    try:
+        return moment.astimezone(runtime().settings.zone).strftime(fmt)
+    except (OverflowError, ValueError):
+        return "—"
+
+
+def local_iso(moment: datetime | None) -> str:
+    """ISO 8601 in the deployment's zone (as in the CSV files); empty when unknown or when the
+    zone cannot show it (a device-reported year 9999 stored by an older server)."""
+    if moment is None:
+        return ""
+    try:
+        return moment.astimezone(runtime().settings.zone).isoformat()
+    except (OverflowError, ValueError):
+        return ""
 
 
 def page(template: str, **context: Any) -> str:
@@ -103,7 +119,7 @@ class Form:
 
     def ident(self, name: str) -> str:
         """An id: letters, digits, '-' and '_' only."""
-        value = self.text(name, max_len=64)
+        value = self.text(name, max_len=limits.ID_MAX)
         if value and not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
             self.error(name, _("Use only letters, digits, - and _."))
         return value
@@ -129,6 +145,12 @@ class Form:
         if not low <= number <= high:
             self.error(name, _("Must be from %(low)s to %(high)s.", low=low, high=high))
         return number
+
+    def within(self, name: str, bound: limits.Bound[int] | limits.Bound[float]) -> float:
+        """A number within `bound` (a whole number when the bound's default is one)."""
+        if isinstance(bound.default, int):
+            return self.integer(name, int(bound.low), int(bound.high))
+        return self.number(name, bound.low, bound.high)
 
     def flag(self, name: str) -> bool:
         return self.raw(name) in ("1", "on", "true", "yes")

@@ -8,7 +8,6 @@ show after an edit.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +16,8 @@ from werkzeug.wrappers import Response
 
 from broadcaster import planning
 from broadcaster.editing import Scope
-from web.panel.common import now, page, scope
+from broadcaster.store.devices import PlayCount
+from web.panel.common import local, now, page, scope
 from web.panel.i18n import _
 from web.panel.timeline import day_timeline
 from web.runtime import runtime
@@ -78,12 +78,17 @@ def cards(rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     moment = now()
     rows = _rows() if rows is None else rows
     day = moment.astimezone(rt.settings.zone).date()
-    plays = Counter(p.speaker_id for p in rt.service.store.plays_on_day(day, rt.settings.zone))
+    # Counted by the database (a row per speaker), never by loading the day's plays.
+    plays = rt.service.store.devices.play_counts_on_day(
+        day, rt.settings.zone, speaker_ids=[row["id"] for row in rows]
+    )
+    none = PlayCount(0, None)
     messages = {m.id: m for m in me.deployment.messages}
     return [
         row
         | {
-            "plays_today": plays.get(row["id"], 0),
+            "plays_today": plays.get(row["id"], none).plays,
+            "last_play": local(plays.get(row["id"], none).last_started_at, "%H:%M"),
             "timeline": day_timeline(rt.service, row["id"], moment, messages),
         }
         for row in rows

@@ -8,24 +8,19 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, request, sen
 from werkzeug.wrappers import Response
 
 from audio.errors import AudioError, InvalidInput
-from broadcaster import catalog, editing
+from audio.textnorm.pinyin import with_tone_marks
+from broadcaster import catalog, editing, limits
 from broadcaster.editing import Scope
-from broadcaster.errors import Conflict, Forbidden, NotFound, ValidationError
+from broadcaster.errors import Busy, Conflict, Forbidden, ValidationError
 from broadcaster.models import Message, Role, VoiceSettings
+from broadcaster.renderqueue import on_behalf_of
+from web.errors import error_body
 from web.panel.common import Form, audit, now, page, require
 from web.panel.i18n import _
 from web.runtime import runtime
 
 bp = Blueprint("messages", __name__)
 DEFAULT_MAX_RECORDING_S = 300.0
-
-
-def visible(me: Scope, message_id: str) -> Message:
-    """The message if the user may see it; 404 otherwise (also when it exists elsewhere)."""
-    for message in me.messages():
-        if message.id == message_id:
-            return message
-    raise NotFound(f"no message {message_id!r}")
 
 
 def save_upload(upload: Any, form: Form) -> tuple[str, str] | None:
@@ -89,18 +84,30 @@ def new() -> str:
     form = _form_for(message, me)
     for key in ("id", "title", "text"):
         form.data[key] = ""
+    # "Copy as my message": a message the user may see (a hidden or unknown id is 404 alike),
+    # its words and voice in a new message of the user's area, saved as any new one.
+    copied = me.message(request.args["copy"]) if request.args.get("copy") else None
+    if copied is not None:
+        form = _form_for(copied, me)
+        form.data["id"] = ""
+        form.data["area"] = ""
     if me.user.role is Role.CHIEF and me.own_areas():
         form.data["area"] = me.own_areas()[0].id
     return page(
-        "panel/message_edit.html", form=form, message=None, editable=True, areas=area_options(me)
+        "panel/message_edit.html",
+        form=form,
+        message=None,
+        editable=True,
+        areas=area_options(me),
+        copied_from=copied,
     )
 
 
 @bp.get("/messages/<message_id>")
 def edit(message_id: str) -> str:
     me = require(Role.ADMIN, Role.CHIEF)
-    message = visible(me, message_id)
-    record = runtime().service.store.message_record(message_id)
+    message = me.message(message_id)
+    record = runtime().service.store.content.message_record(message_id)
     form = _form_for(message, me)
     form.data["version"] = str(record.version)
     return page(
@@ -108,8 +115,11 @@ def edit(message_id: str) -> str:
         form=form,
         message=message,
         editable=me.edits_owned("message", message_id),
-        areas=area_options(me),
-        used_by=editing.messages_using(me.deployment, message_id),
+        # a district-wide message says so to a chief (who cannot choose "district-wide")
+        areas=area_options(me)
+        if form.data["area"] or not me.is_chief
+        else [("", _("District-wide")), *area_options(me)],
+        used_by=[p.name or p.id for p in me.programs_playing(message_id)[0]],
     )
 
 
@@ -167,7 +177,7 @@ def create() -> Response | tuple[str, int]:
 @bp.post("/messages/<message_id>")
 def update(message_id: str) -> Response | tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
-    current = visible(me, message_id)
+    current = me.message(message_id)
     if not me.edits_owned("message", message_id):
         raise Forbidden("only an admin edits district-wide messages")
     form = Form(request.form.copy())
@@ -194,18 +204,22 @@ def update(message_id: str) -> Response | tuple[str, int]:
 @bp.post("/messages/<message_id>/delete")
 def delete(message_id: str) -> Response | tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
-    message = visible(me, message_id)
+    message = me.message(message_id)
     try:
         catalog.delete_message(
             runtime().service, me.user, message_id, now(), remote_addr=request.remote_addr
         )
-    except Conflict as exc:
-        users = editing.messages_using(me.deployment, message_id)
-        reason = (
-            _("It is played by the programs: %(names)s.", names="、".join(users))
-            if users
-            else _("A live urgent announcement uses it (%(detail)s).", detail=str(exc))
-        )
+    except catalog.InUse as exc:
+        names = {p.id: p.name or p.id for p in me.programs()}
+        users = [names.get(u, u) for u in exc.users]
+        reasons = []
+        if users:
+            reasons.append(_("It is played by the programs: %(names)s.", names="、".join(users)))
+        if exc.others:
+            reasons.append(_("Programs outside your areas play it."))
+        if exc.live_urgent:
+            reasons.append(_("A live urgent announcement uses it."))
+        reason = " ".join(reasons) or _("It is still in use.")
         return _edit_page(
             me,
             _form_for(message, me),
@@ -221,9 +235,13 @@ def delete(message_id: str) -> Response | tuple[str, int]:
 @bp.get("/messages/<message_id>/audio.wav")
 def audio(message_id: str) -> Response:
     me = require(Role.ADMIN, Role.CHIEF)
-    message = visible(me, message_id)
+    message = me.message(message_id)
     library = runtime().service.library
-    clip = library.for_message(message)
+    try:
+        with on_behalf_of(me.user.name):  # counted against the user's renders (429 if over)
+            clip = library.for_message(message)
+    except Busy as exc:
+        return _busy(exc)
     return send_file(
         runtime().service.clip_file(clip.key), mimetype="audio/wav", conditional=True, max_age=3600
     )
@@ -231,24 +249,40 @@ def audio(message_id: str) -> Response:
 
 @bp.post("/messages/preview")
 def preview() -> Response:
-    """The text as it will be spoken and a clip of it, for text not saved yet."""
-    require(Role.ADMIN, Role.CHIEF)
+    """The text as it will be spoken and a clip of it, for text not saved yet.
+
+    The clip is rendered off the request loop; one user has at most
+    `server.renders_per_user` renders under way and everyone together `server.render_queue`:
+    beyond that the answer is 429 with Retry-After and the reason in the user's language.
+    """
+    me = require(Role.ADMIN, Role.CHIEF)
     service = runtime().service
     form = Form(request.form.copy())
     text = form.text("text", max_len=service.settings.render.max_chars)
-    rate = form.integer("rate", 80, 400) if form.raw("rate") else 170
+    default_rate = service.settings.default_voice.rate
+    rate = int(form.within("rate", limits.RATE_WPM)) if form.raw("rate") else default_rate
     voice_name = form.raw("voice") or service.settings.default_voice.voice
     if not form.ok:
         return _json_error(form.errors.get("text") or form.errors.get("rate") or "")
     try:
-        spoken = service.library.renderer.spoken_text(text)
+        # The reading for review: the characters and, for a pinyin voice, the syllables.
+        reading = service.library.renderer.reading(text, voice_name)
         voice = VoiceSettings(voice_name, rate, 1.0, form.flag("chime"))
-        clip = service.library.for_text(text, voice)
+        with on_behalf_of(me.user.name):
+            clip = service.library.for_text(text, voice)
+    except Busy as exc:
+        return _busy(exc)
     except (InvalidInput, AudioError, ValidationError) as exc:
         return _json_error(_("This text cannot be spoken: %(reason)s", reason=str(exc)))
     return jsonify(
         {
-            "spoken": spoken,
+            "spoken": reading.spoken,
+            "pinyin": reading.pinyin,
+            # Each character with its syllable (tone marks), shown above it for review.
+            "ruby": [
+                [char, with_tone_marks(syllable) if syllable != char else ""]
+                for char, syllable in reading.pairs
+            ],
             "url": url_for("messages.clip", key=clip.key),
             "duration_ms": clip.duration_ms,
         }
@@ -256,8 +290,27 @@ def preview() -> Response:
 
 
 def _json_error(message: str) -> Response:
-    response = jsonify({"error": message})
+    """The API's one error shape (`web.errors.error_body`), in the user's language."""
+    response = jsonify(error_body("invalid", message))
     response.status_code = 422
+    return response
+
+
+def _busy(exc: Busy) -> Response:
+    """429 for a render refused by the render queue, said where the preview appears."""
+    if exc.reason == "user":
+        text = _(
+            "You already have %(n)s clips being made. Wait until they are done, then try again.",
+            n=exc.limit,
+        )
+    else:
+        text = _(
+            "The server is busy making other clips. Try again in %(s)s seconds.",
+            s=exc.retry_after_s,
+        )
+    response = jsonify(error_body("busy", text))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
 
 

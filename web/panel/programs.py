@@ -6,9 +6,9 @@ from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from broadcaster import catalog, editing
+from broadcaster import catalog
 from broadcaster.editing import Scope
-from broadcaster.errors import Conflict, Forbidden, NotFound
+from broadcaster.errors import Forbidden
 from broadcaster.models import Program, Role
 from web.panel.common import Form, now, page, require
 from web.panel.i18n import _
@@ -16,13 +16,6 @@ from web.panel.messages import area_options
 from web.runtime import runtime
 
 bp = Blueprint("programs", __name__)
-
-
-def visible(me: Scope, program_id: str) -> Program:
-    for program in me.programs():
-        if program.id == program_id:
-            return program
-    raise NotFound(f"no program {program_id!r}")
 
 
 def _render(me: Scope, form: Form, program: Program | None, status: int = 200, **extra: object):  # type: ignore[no-untyped-def]
@@ -58,7 +51,7 @@ def new():  # type: ignore[no-untyped-def]
 @bp.get("/programs/<program_id>")
 def edit(program_id: str):  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN, Role.CHIEF)
-    program = visible(me, program_id)
+    program = me.program(program_id)
     data = MultiDict(
         [
             ("name", program.name),
@@ -69,7 +62,7 @@ def edit(program_id: str):  # type: ignore[no-untyped-def]
     for message_id in program.message_ids:
         data.add("messages", message_id)
     return _render(
-        me, Form(data), program, used_by=editing.programs_using(me.deployment, program_id)
+        me, Form(data), program, used_by=[s.id for s in me.schedules_using(program_id)[0]]
     )
 
 
@@ -108,7 +101,7 @@ def create():  # type: ignore[no-untyped-def]
 @bp.post("/programs/<program_id>")
 def update(program_id: str):  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN, Role.CHIEF)
-    current = visible(me, program_id)
+    current = me.program(program_id)
     if not me.edits_owned("program", program_id):
         raise Forbidden("only an admin edits district-wide programs")
     form = Form(request.form.copy())
@@ -132,17 +125,24 @@ def update(program_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/programs/<program_id>/delete")
 def delete(program_id: str) -> Response | tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
-    program = visible(me, program_id)
+    program = me.program(program_id)
     try:
         catalog.delete_program(
             runtime().service, me.user, program_id, now(), remote_addr=request.remote_addr
         )
-    except Conflict:
-        users = editing.programs_using(me.deployment, program_id)
+    except catalog.InUse as exc:
+        users = list(exc.users)
         form = Form(MultiDict([("name", program.name), ("gap_s", f"{program.gap_s:g}")]))
         for message_id in program.message_ids:
             form.data.add("messages", message_id)
-        reason = _("Cannot delete: it is used by the schedules %(names)s.", names="、".join(users))
+        others = _("Schedules outside your areas use it.") if exc.others else ""
+        if users:
+            shown = _(
+                "Cannot delete: it is used by the schedules %(names)s.", names="、".join(users)
+            )
+            reason = f"{shown} {others}".strip()
+        else:
+            reason = _("Cannot delete: %(reason)s", reason=others or _("It is still in use."))
         return _render(me, form, program, 409, delete_error=reason, used_by=users)
     flash(_("Deleted."))
     return redirect(url_for("programs.index"))

@@ -4,117 +4,384 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, stream_with_context
+from werkzeug.exceptions import BadRequest
 
-from broadcaster.models import PlayLogEntry, Role
+from broadcaster.models import PlayKind, PlayLogEntry, Role
+from broadcaster.store.devices import PlayTotal, day_bounds
 from web.panel.common import local, now, page, require
 from web.panel.i18n import _
+from web.panel.wording import ACTIONS, Names, audit_line, kind_text, names_for, reason_text
 from web.runtime import runtime
 
 bp = Blueprint("reports", __name__)
 
+# Days whose bounds exist in UTC in every zone (0001-01-01 00:00 +08:00 and the end of
+# 9999-12-31 do not: they were a 500).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+MAX_AUDIT_SEQ = 2**63 - 1  # the database's integer column
+# A cell starting with one of these is a formula to a spreadsheet program (CSV injection:
+# `=HYPERLINK(...)` in a device-reported reason); full-width forms too (Chinese input).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
-def _query() -> tuple[date, str, str, list[PlayLogEntry], str | None]:
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that spreadsheet programs show as text: a cell that would start a
+    formula gets a leading apostrophe (the usual neutralization; the rest is unchanged)."""
+    text = str(value)
+    if text.lstrip(" ").startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+MAX_DAYS = 31  # one report or CSV covers at most a month
+SHOWN = 500  # plays listed on the page (the CSV has them all; the page's note says 500)
+CSV_PAGE = 2000  # plays read from the database (and written out) at a time
+
+
+def _parse_day(raw: str) -> tuple[date | None, str | None]:
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None, _("Enter a date like 2025-05-01.")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        return None, _(
+            "Enter a date from %(first)s to %(last)s.",
+            first=FIRST_DAY.isoformat(),
+            last=LAST_DAY.isoformat(),
+        )
+    return day, None
+
+
+def _days() -> tuple[date, date, str | None]:
+    """The days asked for (`day`, or `from` and `to`), or today and why they cannot be shown."""
+    today = now().astimezone(runtime().settings.zone).date()
+    one = (request.args.get("day") or "").strip()
+    first_raw = one or (request.args.get("from") or "").strip()
+    last_raw = one or (request.args.get("to") or "").strip()
+    first, last = today, today
+    if first_raw:
+        found, error = _parse_day(first_raw)
+        if found is None:
+            return today, today, error
+        first = last = found
+    if last_raw:
+        found, error = _parse_day(last_raw)
+        if found is None:
+            return today, today, error
+        last = found
+        if not first_raw:
+            first = last
+    if last < first:
+        return today, today, _("The last day is before the first day.")
+    if (last - first).days >= MAX_DAYS:
+        return today, today, _("Choose at most %(n)s days.", n=MAX_DAYS)
+    return first, last, None
+
+
+@dataclass
+class Query:
+    """The plays asked for: the days, the area and loudspeaker chosen, and the loudspeakers
+    the user may see (the store reads only theirs)."""
+
+    first: date
+    last: date
+    area: str
+    speaker: str
+    error: str | None
+    bad_days: bool
+    start: datetime
+    end: datetime
+    speaker_ids: list[str]
+
+    @property
+    def where(self) -> dict[str, Any]:
+        """The store's filter for these plays."""
+        return {"speaker_ids": self.speaker_ids, "area_id": self.area or None}
+
+
+def _query() -> Query:
     me = require(Role.ADMIN, Role.CHIEF)
     rt = runtime()
     zone = rt.settings.zone
-    error = None
-    try:
-        day = date.fromisoformat(request.args.get("day") or "")
-    except ValueError:
-        if request.args.get("day"):
-            error = _("Enter a date like 2025-05-01.")
-        day = now().astimezone(zone).date()
+    first, last, error = _days()
+    bad_days = error is not None
     area = request.args.get("area") or ""
     speaker = request.args.get("speaker") or ""
     if area and area not in me.reach:
         area, error = "", _("Choose areas from the list.")
     if speaker and speaker not in me.speakers:
         speaker, error = "", _("Choose loudspeakers from the list.")
-    plays = [
-        p
-        for p in rt.service.store.plays_on_day(
-            day, zone, speaker_id=speaker or None, area_id=area or None
-        )
-        if p.speaker_id in me.speakers
-    ]
-    return day, area, speaker, plays, error
+    start = day_bounds(first, zone)[0]
+    end = day_bounds(last, zone)[1]
+    # Only the user's loudspeakers are read (a chief's few rows of a month of the district's).
+    speaker_ids = [speaker] if speaker else sorted(me.speakers)
+    return Query(first, last, area, speaker, error, bad_days, start, end, speaker_ids)
+
+
+@dataclass
+class Total:
+    """Plays of one message or one loudspeaker: how many, played to the end, urgent, minutes."""
+
+    name: str
+    area: str = ""
+    plays: int = 0
+    completed: int = 0
+    urgent: int = 0
+    seconds: float = 0.0
+
+    def add(self, counted: PlayTotal) -> None:
+        self.plays += counted.plays
+        self.completed += counted.completed
+        self.urgent += counted.urgent
+        self.seconds += counted.seconds
+
+    @property
+    def minutes(self) -> str:
+        return f"{self.seconds / 60:.1f}"
+
+
+def _what(message_id: str | None, kind: PlayKind, names: Names) -> str:
+    """What was played, by name: the message's title, else its kind (a spoken urgent text)."""
+    if message_id:
+        return names.message(message_id)
+    if kind is PlayKind.URGENT:
+        return _("Urgent announcement (typed text)")
+    return kind_text(kind.value)
+
+
+def _showable(zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants `zone` can show as local times (datetime's years 1 to 9999): a play
+    with a time outside counts no seconds (a bad row, as `_seconds` says for one play)."""
+    early = zone.utcoffset(datetime(1, 1, 2)) or timedelta(0)
+    late = zone.utcoffset(datetime(9999, 12, 30)) or timedelta(0)
+    first = datetime.min.replace(tzinfo=UTC) + max(-early, timedelta(0))
+    return first, datetime.max.replace(tzinfo=UTC) - max(late, timedelta(0))
+
+
+def totals(q: Query, names: Names, areas: dict[str, str]) -> tuple[list[Total], list[Total]]:
+    """Totals per message (by what was played) and per loudspeaker, most played first:
+    counted by the database (one GROUP BY), never by loading the plays."""
+    devices = runtime().service.store.devices
+    span = _showable(runtime().settings.zone)
+    counted = devices.play_totals(
+        q.start, q.end, by="speaker_message", seconds_within=span, **q.where
+    )  # one scan: a row per loudspeaker and message, folded both ways here
+    per_message: dict[str, Total] = {}  # by name: kinds of one message, typed urgents
+    per_speaker: dict[str, Total] = {}
+    for (speaker_id, message_id, kind), total in counted.items():
+        what = _what(message_id, kind, names)
+        per_message.setdefault(what, Total(what)).add(total)
+        if speaker_id not in per_speaker:
+            name = names.speaker(speaker_id)
+            per_speaker[speaker_id] = Total(name, areas.get(speaker_id, ""))
+        per_speaker[speaker_id].add(total)
+    order = lambda t: (-t.plays, t.name)  # noqa: E731
+    return sorted(per_message.values(), key=order), sorted(per_speaker.values(), key=order)
+
+
+def _names() -> tuple[Names, dict[str, str]]:
+    me = require(Role.ADMIN, Role.CHIEF)
+    names = names_for(me)
+    speaker_areas = {s.id: names.area(s.area_id) for s in me.speakers.values()}
+    return names, speaker_areas
 
 
 @bp.get("/reports")
-def plays() -> str:
+def plays() -> tuple[str, int]:
     me = require(Role.ADMIN, Role.CHIEF)
-    day, area, speaker, entries, error = _query()
+    q = _query()
     zone = runtime().settings.zone
+    devices = runtime().service.store.devices
     per_hour = [0] * 24
-    for entry in entries:
-        per_hour[entry.started_at.astimezone(zone).hour] += 1
+    for quarter, count in devices.plays_per_quarter_hour(q.start, q.end, **q.where).items():
+        per_hour[quarter.astimezone(zone).hour] += count
     peak = max(per_hour) or 1
-    titles = {m.id: m.title for m in me.deployment.messages}
-    names = {s.id: s.name for s in me.deployment.speakers}
-    return page(
+    names, speaker_areas = _names()
+    per_message, per_speaker = totals(q, names, speaker_areas)
+    shown = list(islice(devices.iter_plays(q.start, q.end, page=SHOWN, **q.where), SHOWN))
+    body = page(
         "panel/reports.html",
-        day=day,
-        area=area,
-        speaker=speaker,
-        entries=entries,
+        first=q.first,
+        last=q.last,
+        area=q.area,
+        speaker=q.speaker,
+        entries=shown,
+        total=sum(t.plays for t in per_speaker),
         per_hour=per_hour,
         peak=peak,
-        error=error,
-        titles=titles,
+        error=q.error,
         names=names,
+        what=lambda e: _what(e.message_id, e.kind, names),
+        reason_text=reason_text,
+        kind_text=kind_text,
+        per_message=per_message,
+        per_speaker=per_speaker,
         speakers=list(me.speakers.values()),
         areas=me.own_areas(),
         local=local,
+        time_format="%H:%M:%S" if q.first == q.last else "%m-%d %H:%M:%S",
+        max_days=MAX_DAYS,
     )
+    return body, 400 if q.bad_days else 200
+
+
+def _seconds(entry: PlayLogEntry) -> float | None:
+    """How long a play lasted; None when a time is beyond what the zone can show (a bad row)."""
+    for moment in (entry.started_at, entry.ended_at):
+        if not 1 < moment.year < 9999 and not _csv_time(moment, runtime().settings.zone):
+            return None
+    return max(0.0, (entry.ended_at - entry.started_at).total_seconds())
+
+
+def _csv_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """`2026-12-01 08:00:00` (local), which spreadsheet programs read as a date and time;
+    empty when unknown or beyond what the zone can show."""
+    if moment is None:
+        return ""
+    try:
+        shown = moment.astimezone(zone)
+    except (OverflowError, ValueError):
+        return ""
+    return shown.isoformat(" ", "seconds")[:19]  # without the offset
 
 
 @bp.get("/reports/plays.csv")
 def plays_csv() -> Response:
-    day, _area, _speaker, entries, _error = _query()
+    """The plays of the chosen days for a spreadsheet: a row per play with names and local
+    times Excel reads as dates, then the totals per message and per loudspeaker."""
+    q = _query()
+    if q.bad_days:  # not today's file under another day's name
+        raise BadRequest(q.error)
+    names, speaker_areas = _names()
+    zone = runtime().settings.zone
+    yes, no = csv_cell(_("yes")), csv_cell(_("no"))
+    kinds = {k: csv_cell(kind_text(k.value)) for k in PlayKind}
+    whats: dict[tuple[str | None, PlayKind], str] = {}
+    devices = runtime().service.store.devices
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
+
+    def row(cells: Iterable[object]) -> None:
+        writer.writerow(csv_cell(cell) for cell in cells)
+
+    def take() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
+    row(
         [
-            "speaker",
-            "message",
-            "kind",
-            "clip",
-            "planned_start",
-            "started_at",
-            "ended_at",
-            "completed",
-            "reason",
+            _("Loudspeaker"),
+            _("Area"),
+            _("Message"),
+            _("Kind"),
+            _("Urgent play"),
+            _("Planned start"),
+            _("Started"),
+            _("Ended"),
+            _("Seconds"),
+            _("Played to the end"),
+            _("Why it stopped early"),
         ]
     )
-    zone = runtime().settings.zone
-    for e in entries:
-        writer.writerow(
-            [
-                e.speaker_id,
-                e.message_id or "",
-                e.kind.value,
-                e.clip,
-                e.planned_start.astimezone(zone).isoformat() if e.planned_start else "",
-                e.started_at.astimezone(zone).isoformat(),
-                e.ended_at.astimezone(zone).isoformat(),
-                int(e.completed),
-                e.reason,
-            ]
-        )
+    head = "\ufeff" + take()  # a BOM so spreadsheet programs read the Chinese names
+    counts = [_("Plays"), _("Played to the end"), _("Urgent plays"), _("Minutes")]
+    by_message, by_speaker = _("Totals per message"), _("Totals per loudspeaker")
+    area_word = _("Area")
+
+    def rows() -> Iterator[str]:
+        """The file in pieces: a month of a district's plays is tens of MB, written while
+        other requests (long polls, heartbeats) get their turn between the pieces."""
+        yield head
+        # Every text cell once through csv_cell (names, kinds and reasons repeat); times and
+        # numbers start with a digit.
+        speakers: dict[str, tuple[str, str]] = {}
+        reasons: dict[str, str] = {}
+        plays = devices.iter_plays(q.start, q.end, page=CSV_PAGE, **q.where)
+        for n, e in enumerate(plays, start=1):
+            key = (e.message_id, e.kind)
+            if key not in whats:
+                whats[key] = csv_cell(_what(e.message_id, e.kind, names))
+            if e.speaker_id not in speakers:
+                speakers[e.speaker_id] = (
+                    csv_cell(names.speaker(e.speaker_id)),
+                    csv_cell(speaker_areas.get(e.speaker_id, "")),
+                )
+            if e.reason not in reasons:
+                if len(reasons) > 1000:  # device-reported texts: a bounded cache
+                    reasons.clear()
+                reasons[e.reason] = csv_cell(reason_text(e.reason))
+            writer.writerow(
+                (
+                    *speakers[e.speaker_id],
+                    whats[key],
+                    kinds[e.kind],
+                    yes if e.kind is PlayKind.URGENT else "",
+                    _csv_time(e.planned_start, zone),
+                    _csv_time(e.started_at, zone),
+                    _csv_time(e.ended_at, zone),
+                    "" if (seconds := _seconds(e)) is None else f"{seconds:.1f}",
+                    yes if e.completed else no,
+                    reasons[e.reason],
+                )
+            )
+            if n % CSV_PAGE == 0:
+                yield take()
+                time.sleep(0)  # gevent: let the other greenlets run
+        per_message, per_speaker = totals(q, names, speaker_areas)
+        writer.writerow([])
+        row([by_message, "", *counts])
+        for t in per_message:
+            row([t.name, "", t.plays, t.completed, t.urgent, t.minutes])
+        writer.writerow([])
+        row([by_speaker, area_word, *counts])
+        for t in per_speaker:
+            row([t.name, t.area, t.plays, t.completed, t.urgent, t.minutes])
+        yield take()
+
+    span = q.first.isoformat() if q.first == q.last else f"{q.first}_{q.last}"
     return Response(
-        "\ufeff" + out.getvalue(),  # a BOM so spreadsheet programs read the Chinese names
+        stream_with_context(rows()),
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=plays-{day.isoformat()}.csv"},
+        headers={"Content-Disposition": f"attachment; filename=plays-{span}.csv"},
     )
 
 
 @bp.get("/audit")
-def audit() -> str:
-    require(Role.ADMIN)
-    before = request.args.get("before", type=int)
+def audit() -> tuple[str, int]:
+    me = require(Role.ADMIN)
+    raw = (request.args.get("before") or "").strip()
+    before, error = None, None
+    if raw:
+        try:
+            before = int(raw)
+        except ValueError:
+            before = None
+        if before is None or not 1 <= before <= MAX_AUDIT_SEQ:
+            # A number beyond the database's integer column was a 500.
+            before, error = None, _("“Older than” must be an entry number (#) from the list.")
     action = request.args.get("action") or None
-    entries = runtime().service.store.list_audit(limit=100, before_seq=before, action=action)
-    return page("panel/audit.html", entries=entries, action=action or "", local=local)
+    store = runtime().service.store
+    entries = store.journal.list_audit(limit=100, before_seq=before, action=action)
+    names = names_for(me, store.people.list_users(), store.urgents.list_urgents(limit=500))
+    lines = [audit_line(e, names, local(e.at)) for e in entries]
+    actions = sorted(ACTIONS.items(), key=lambda kv: kv[0])
+    body = page(
+        "panel/audit.html",
+        entries=lines,
+        action=action or "",
+        actions=[(code, _(label)) for code, label in actions],
+        error=error,
+    )
+    return body, 400 if error else 200

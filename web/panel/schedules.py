@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -10,9 +10,9 @@ from werkzeug.wrappers import Response
 
 from broadcaster import catalog
 from broadcaster.editing import Scope
-from broadcaster.errors import NotFound
 from broadcaster.models import Role, Schedule
-from web.panel.common import Form, now, page, require
+from web.panel import week
+from web.panel.common import Form, local, now, page, require
 from web.panel.i18n import _
 from web.runtime import runtime
 
@@ -20,14 +20,14 @@ bp = Blueprint("schedules", __name__)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def visible(me: Scope, schedule_id: str) -> Schedule:
-    for schedule in me.schedules():
-        if schedule.id == schedule_id:
-            return schedule
-    raise NotFound(f"no schedule {schedule_id!r}")
+def _hours() -> tuple[time, time]:
+    """The district's playing hours (`deployment.default_window`): from, and the hard stop."""
+    first, stop = runtime().settings.default_window
+    return first, stop
 
 
 def _render(me: Scope, form: Form, schedule: Schedule | None, status: int = 200, **extra: object):  # type: ignore[no-untyped-def]
+    first, stop = _hours()
     body = page(
         "panel/schedule_edit.html",
         form=form,
@@ -36,9 +36,34 @@ def _render(me: Scope, form: Form, schedule: Schedule | None, status: int = 200,
         programs=me.programs(),
         speakers=list(me.speakers.values()),
         areas=me.own_areas(),
+        hours_from=first.strftime("%H:%M"),
+        hours_to=stop.strftime("%H:%M"),
+        late_warning=_late_warning(form),
+        program_name=next(
+            (p.name for p in me.deployment.programs if schedule and p.id == schedule.program_id),
+            "",
+        ),
         **extra,
     )
     return body, status
+
+
+def _late_warning(form: Form) -> str | None:
+    """Said next to the times (and asked again before saving) when the window plays outside
+    the district's hours: at night or past the hard stop."""
+    try:
+        start, end = time.fromisoformat(form.raw("start")), time.fromisoformat(form.raw("end"))
+    except ValueError:
+        return None
+    first, stop = _hours()
+    if not week.outside_hours(start, end, (first, stop)):
+        return None
+    return _(
+        "This window plays outside the district's hours (%(first)s to %(stop)s): at night or "
+        "after the hard stop. Is that what you want?",
+        first=first.strftime("%H:%M"),
+        stop=stop.strftime("%H:%M"),
+    )
 
 
 def _data(s: Schedule) -> MultiDict[str, str]:
@@ -61,22 +86,78 @@ def _data(s: Schedule) -> MultiDict[str, str]:
         data.add("areas", x)
     if s.enabled:
         data.add("enabled", "1")
+    if s.first_date is not None and s.first_date == s.last_date:
+        data["how_often"] = "once"
+        data["on_date"] = s.first_date.isoformat()
+    elif s.first_date is not None or s.last_date is not None:
+        data["how_often"] = "range"
+    else:
+        data["how_often"] = "weekly"
     return data
 
 
 @bp.get("/schedules")
-def index() -> str:
+def index() -> tuple[str, int]:
+    """The user's schedules, those of the district that play on their loudspeakers too (read
+    only, not named by id), and the week of their loudspeakers as a calendar."""
     me = require(Role.ADMIN, Role.CHIEF)
     names = {p.id: p.name for p in me.deployment.programs}
-    return page("panel/schedules.html", schedules=me.schedules(), names=names, weekdays=WEEKDAYS)
+    zone = runtime().settings.zone
+    today = now().astimezone(zone).date()
+    status, error = 200, None
+    try:
+        wanted = date.fromisoformat(request.args.get("week") or today.isoformat())
+        if not date(2000, 1, 3) <= wanted <= date(9998, 12, 24):
+            raise ValueError(wanted)
+    except ValueError:
+        wanted, status = today, 400
+        error = _("Enter a date like 2025-05-01.")
+    monday = wanted - timedelta(days=wanted.weekday())
+    own = {s.id for s in me.schedules()}
+    others = [d for d in week.driving(me) if d.schedule.id not in own]
+    body = page(
+        "panel/schedules.html",
+        schedules=me.schedules(),
+        names=names,
+        weekdays=WEEKDAYS,
+        district=others,
+        week=week.week(me, runtime().service.store, monday, today, _hours()),
+        when=when,
+        error=error,
+        local=local,
+    )
+    return body, status
+
+
+def when(s: Schedule) -> str:
+    """On which days a schedule plays, in words: one day, a range of days, or weekdays."""
+    if s.first_date is not None and s.first_date == s.last_date:
+        return _("only on %(day)s", day=s.first_date.isoformat())
+    days = "、".join(_(WEEKDAYS[d]) for d in sorted(s.weekdays)) if len(s.weekdays) < 7 else ""
+    days = _("every day") if not days else _("every week on %(days)s", days=days)
+    if s.first_date is None and s.last_date is None:
+        return days
+    first = s.first_date.isoformat() if s.first_date else "…"
+    last = s.last_date.isoformat() if s.last_date else "…"
+    return _("%(days)s, from %(first)s to %(last)s", days=days, first=first, last=last)
 
 
 @bp.get("/schedules/new")
 def new():  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN, Role.CHIEF)
     moment = now().astimezone(runtime().settings.zone)
+    first, stop = _hours()
+    start = max(moment.time().replace(second=0, microsecond=0), first)
     data = MultiDict(
-        [("start", moment.strftime("%H:%M")), ("end", "19:00"), ("priority", "0"), ("enabled", "1")]
+        [
+            ("start", start.strftime("%H:%M")),
+            ("end", stop.strftime("%H:%M")),
+            ("priority", "0"),
+            ("enabled", "1"),
+            # New schedules play today only unless the user chooses days or weeks.
+            ("how_often", "once"),
+            ("on_date", moment.date().isoformat()),
+        ]
     )
     for d in range(7):
         data.add("weekdays", str(d))
@@ -89,7 +170,7 @@ def new():  # type: ignore[no-untyped-def]
 @bp.get("/schedules/<schedule_id>")
 def edit(schedule_id: str):  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN, Role.CHIEF)
-    schedule = visible(me, schedule_id)
+    schedule = me.schedule(schedule_id)
     return _render(me, Form(_data(schedule)), schedule)
 
 
@@ -112,11 +193,29 @@ def _date(form: Form, name: str) -> date | None:
 
 
 def _request(form: Form) -> catalog.ScheduleRequest:
-    """The form as a use-case request; values that do not parse are left out (form errors)."""
+    """The form as a use-case request; values that do not parse are left out (form errors).
+
+    `how_often`: "once" plays on `on_date` (any weekday), "range" from `first_date` to
+    `last_date` on the ticked weekdays, "weekly" on the ticked weekdays with no end; without
+    it (older forms, scripts) the dates are taken as given."""
     try:
         weekdays = frozenset(int(d) for d in form.list("weekdays"))
     except ValueError:
         weekdays = frozenset({-1})  # refused by the use case as "no weekday"
+    often = form.raw("how_often")
+    first_date, last_date = _date(form, "first_date"), _date(form, "last_date")
+    if often == "once":
+        first_date = last_date = _date(form, "on_date")
+        if first_date is None and "on_date" not in form.errors:
+            form.error("on_date", _("Enter a date like 2025-05-01."))
+        weekdays = frozenset(range(7))
+    elif often == "range":
+        if first_date is None and "first_date" not in form.errors:
+            form.error("first_date", _("Enter a date like 2025-05-01."))
+        if last_date is None and "last_date" not in form.errors:
+            form.error("last_date", _("Enter a date like 2025-05-01."))
+    elif often == "weekly":
+        first_date = last_date = None
     exceptions: set[date] = set()
     for word in form.raw("exceptions").replace(",", " ").split():
         try:
@@ -131,8 +230,8 @@ def _request(form: Form) -> catalog.ScheduleRequest:
         weekdays=weekdays,
         start=_time(form, "start"),
         end=_time(form, "end"),
-        first_date=_date(form, "first_date"),
-        last_date=_date(form, "last_date"),
+        first_date=first_date,
+        last_date=last_date,
         exceptions=frozenset(exceptions),
         priority=form.whole("priority"),
         enabled=form.flag("enabled"),
@@ -141,6 +240,14 @@ def _request(form: Form) -> catalog.ScheduleRequest:
 
 
 def clash_text(clash: catalog.Clash) -> str:
+    if clash.other is None:  # a schedule the user may not see: told, not named
+        return _(
+            "Overlaps a schedule set outside your areas (by the district office or another "
+            "chief) at the same priority on %(speaker)s (first %(start)s-%(end)s).",
+            speaker=clash.speaker,
+            start=clash.start.strftime("%m-%d %H:%M"),
+            end=clash.end.strftime("%H:%M"),
+        )
     return _(
         "Overlaps schedule %(other)s at the same priority on %(speaker)s "
         "(first %(start)s-%(end)s).",
@@ -176,6 +283,8 @@ def _save(me: Scope, current: Schedule | None):  # type: ignore[no-untyped-def]
         clashes = [clash_text(c) for c in exc.clashes]
         return _render(me, form, current, 409, conflicts=clashes, checked=True)
     flash(_("Saved."))
+    if _late_warning(form):
+        flash(_("Note: it plays outside the district's hours."))
     return redirect(url_for("schedules.edit", schedule_id=saved.id))
 
 
@@ -187,7 +296,7 @@ def create():  # type: ignore[no-untyped-def]
 @bp.post("/schedules/<schedule_id>")
 def update(schedule_id: str):  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN, Role.CHIEF)
-    return _save(me, visible(me, schedule_id))
+    return _save(me, me.schedule(schedule_id))
 
 
 @bp.post("/schedules/<schedule_id>/delete")

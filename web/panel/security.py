@@ -74,7 +74,7 @@ class Throttle(Enum):
 
 def recent_failures(store: Store, name: str, address: str | None, now: datetime) -> int:
     """Failed sign-ins for `name` from `address` within the last 15 minutes."""
-    return store.login_failures(name, client_key(address), now - FAILURE_WINDOW)[0]
+    return store.people.login_failures(name, client_key(address), now - FAILURE_WINDOW)[0]
 
 
 def throttled(store: Store, name: str, address: str | None, now: datetime) -> Throttle | None:
@@ -85,7 +85,9 @@ def throttled(store: Store, name: str, address: str | None, now: datetime) -> Th
     clients cannot push these out of what is counted. Counting per client, not per name
     alone, keeps one client from locking a name out for everyone.
     """
-    by_name, by_address = store.login_failures(name, client_key(address), now - FAILURE_WINDOW)
+    by_name, by_address = store.people.login_failures(
+        name, client_key(address), now - FAILURE_WINDOW
+    )
     if by_address >= MAX_ADDRESS_FAILURES:
         return Throttle.ADDRESS
     if by_name >= MAX_FAILURES:
@@ -94,4 +96,6 @@ def throttled(store: Store, name: str, address: str | None, now: datetime) -> Th
 
 
 def record_failure(store: Store, name: str, address: str | None, now: datetime) -> None:
-    store.record_login_failure(name, client_key(address), now, forget_before=now - FAILURE_WINDOW)
+    store.people.record_login_failure(
+        name, client_key(address), now, forget_before=now - FAILURE_WINDOW
+    )

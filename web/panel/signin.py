@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from broadcaster.errors import NotFound, Unauthenticated
@@ -53,7 +53,9 @@ def login() -> Response | tuple[str, int]:
         left_out = anonymous_line(client_key(address), moment)
         if left_out is not None:  # a locked-out script does not fill the audit log either
             detail = {"by": refused.value, **({"suppressed": left_out} if left_out else {})}
-            store.append_audit(moment, "anonymous", "login.throttled", name, detail, address)
+            store.journal.append_audit(
+                moment, "anonymous", "login.throttled", name, detail, address
+            )
         if refused is Throttle.ADDRESS:
             error = _("Too many failed sign-ins from this computer. Wait 15 minutes and try again.")
         else:
@@ -63,7 +65,7 @@ def login() -> Response | tuple[str, int]:
             )
         return render_template("panel/login.html", name=name, error=error, next=target), 429
     try:
-        record = store.get_user(name) if name else None
+        record = store.people.get_user(name) if name else None
     except NotFound:
         record = None
     # The password is checked in every case (a dummy hash without an account or password),
@@ -71,7 +73,7 @@ def login() -> Response | tuple[str, int]:
     matches = verify_password(record.password_hash if record else None, password)
     if record is None or record.disabled or not matches:
         record_failure(store, name, address, moment)
-        store.append_audit(
+        store.journal.append_audit(
             moment,
             "anonymous",
             "login.failed",
@@ -89,13 +91,14 @@ def login() -> Response | tuple[str, int]:
     session.clear()
     session.permanent = True
     session["user"] = record.user.name
-    session["epoch"] = session_epoch(
-        record.password_hash, store.session_generation(record.user.name)
-    )
+    session["epoch"] = session_epoch(record.password_hash, record.session_generation)
     if lang:
         session["lang"] = lang
     new_csrf_token()
-    store.append_audit(moment, f"user:{record.user.name}", "login", record.user.name, {}, address)
+    store.journal.append_audit(
+        moment, f"user:{record.user.name}", "login", record.user.name, {}, address
+    )
+    g.actor = f"user:{record.user.name}"  # the access log names who signed in
     return redirect(_safe_next(target))
 
 
@@ -111,8 +114,10 @@ def logout() -> Response:
         else:
             store = runtime().service.store
             # Ends this account's sessions in every browser, so a copied cookie is useless.
-            store.end_sessions(name)
-            store.append_audit(moment, f"user:{name}", "logout", name, {}, request.remote_addr)
+            store.people.end_sessions(name)
+            store.journal.append_audit(
+                moment, f"user:{name}", "logout", name, {}, request.remote_addr
+            )
     session.clear()
     if lang:
         session["lang"] = lang

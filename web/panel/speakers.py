@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from broadcaster import geometry, limits
 from broadcaster.editing import Scope
 from broadcaster.errors import Conflict, Forbidden, NotFound, ValidationError
-from broadcaster.models import Area, AreaKind, Role, Route, Speaker, SpeakerKind, Stop
+from broadcaster.models import (
+    Area,
+    AreaKind,
+    PlayKind,
+    Role,
+    Route,
+    Speaker,
+    SpeakerKind,
+    Stop,
+)
+from broadcaster.planning import PlanItem
 from broadcaster.store import TokenKind
 from web.panel.common import Form, audit, local, now, page, require, scope
 from web.panel.i18n import _
+from web.panel.wording import run_label
 from web.runtime import runtime
 
 bp = Blueprint("speakers", __name__)
 MAX_STOPS = 200
-
-
-def visible(me: Scope, speaker_id: str) -> Speaker:
-    if speaker_id in me.speakers:
-        return me.speakers[speaker_id]
-    raise NotFound(f"no speaker {speaker_id!r}")
 
 
 def edits_route(me: Scope, speaker: Speaker) -> bool:
@@ -45,11 +53,13 @@ def _detail(
                     "kind": speaker.kind.value,
                     "area": speaker.area_id,
                     "volume": str(speaker.volume),
+                    "lat": f"{speaker.location[0]:g}" if speaker.location else "",
+                    "lon": f"{speaker.location[1]:g}" if speaker.location else "",
                 }
             )
         )
     store = runtime().service.store
-    tokens = store.list_tokens(TokenKind.DEVICE, speaker.id) if me.is_admin else ()
+    tokens = store.people.list_tokens(TokenKind.DEVICE, speaker.id) if me.is_admin else ()
     # The saved stops, or the rows as typed when the route form was refused.
     stops: list[Stop] | list[dict[str, str]] = list(speaker.route.stops) if speaker.route else []
     if route_form is not None:
@@ -62,7 +72,9 @@ def _detail(
         stops=stops,
         tokens=tokens,
         edits_route=edits_route(me, speaker),
-        areas=list(me.areas.values()),
+        # Only admins edit the settings; others see the speaker's own area, never the list
+        # of every area of the district (areas beyond their reach do not exist for them).
+        areas=list(me.areas.values()) if me.is_admin else [me.areas[speaker.area_id]],
         local=local,
         **extra,
     )
@@ -78,20 +90,21 @@ def index() -> str:
 @bp.get("/speakers/<speaker_id>")
 def detail(speaker_id: str):  # type: ignore[no-untyped-def]
     me = scope()
-    return _detail(me, visible(me, speaker_id))
+    return _detail(me, me.speaker(speaker_id))
 
 
 def _speaker_from(
     form: Form, me: Scope, speaker_id: str, current: Speaker | None
 ) -> Speaker | None:
-    name = form.text("name", max_len=100)
+    name = form.text("name", max_len=limits.NAME_MAX)
     kind = form.raw("kind")
     if kind not in {k.value for k in SpeakerKind}:
         form.error("kind", _("Choose vehicle or fixed."))
     area = form.raw("area")
     if area not in me.areas:
         form.error("area", _("Choose an area."))
-    volume = form.integer("volume", 0, 100)
+    volume = int(form.within("volume", limits.SPEAKER_VOLUME))
+    location = _location(form, kind)
     if not form.ok:
         return None
     route = (
@@ -101,13 +114,45 @@ def _speaker_from(
     )
     if kind != SpeakerKind.VEHICLE.value:
         route = None
-    return Speaker(speaker_id, name, SpeakerKind(kind), area, route, volume)
+    return Speaker(speaker_id, name, SpeakerKind(kind), area, route, volume, location)
+
+
+def _location(form: Form, kind: str) -> tuple[float, float] | None:
+    """A fixed loudspeaker's place (issue 13): both numbers or neither; a vehicle has none
+    (its GPS says where it is)."""
+    lat, lon = form.raw("lat").replace("，", ""), form.raw("lon").replace("，", "")
+    if not lat and not lon:
+        return None
+    if kind != SpeakerKind.FIXED.value:
+        form.error(
+            "lat", _("Only a fixed loudspeaker has a location; a vehicle's comes from its GPS.")
+        )
+        return None
+    try:
+        numbers = (float(lat), float(lon))
+    except ValueError:
+        field = "lat" if not _is_number(lat) else "lon"
+        form.error(field, _("Give both latitude and longitude as numbers, or neither."))
+        return None
+    try:
+        return geometry.location(*numbers, "location")
+    except geometry.ShapeError as exc:
+        form.error("lat" if exc.code.endswith("lat") else "lon", _(exc.problem, **exc.values))
+        return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @bp.get("/speakers/new")
 def new() -> str:
     me = require(Role.ADMIN)
-    form = Form(MultiDict({"kind": "fixed", "volume": "80"}))
+    form = Form(MultiDict({"kind": "fixed", "volume": str(limits.SPEAKER_VOLUME.default)}))
     return page("panel/speaker_new.html", form=form, areas=list(me.areas.values()))
 
 
@@ -121,7 +166,7 @@ def create():  # type: ignore[no-untyped-def]
     speaker = _speaker_from(form, me, speaker_id, None)
     if speaker is None:
         return page("panel/speaker_new.html", form=form, areas=list(me.areas.values())), 422
-    runtime().service.store.create_speaker(speaker)
+    runtime().service.store.places.create_speaker(speaker)
     audit("speaker.create", speaker.id, {"name": speaker.name, "area": speaker.area_id})
     flash(_("Saved."))
     return redirect(url_for("speakers.detail", speaker_id=speaker.id))
@@ -130,14 +175,14 @@ def create():  # type: ignore[no-untyped-def]
 @bp.post("/speakers/<speaker_id>")
 def update(speaker_id: str):  # type: ignore[no-untyped-def]
     me = scope()
-    current = visible(me, speaker_id)
+    current = me.speaker(speaker_id)
     require(Role.ADMIN)
     form = Form(request.form.copy())
     speaker = _speaker_from(form, me, speaker_id, current)
     if speaker is None:
         return _detail(me, current, form, status=422)
     try:
-        runtime().service.store.update_speaker(speaker)
+        runtime().service.store.places.update_speaker(speaker)
     except Conflict as exc:
         form.error("kind", _("Cannot change: %(reason)s", reason=str(exc)))
         return _detail(me, current, form, status=409)
@@ -149,6 +194,7 @@ def update(speaker_id: str):  # type: ignore[no-untyped-def]
             "kind": speaker.kind.value,
             "area": speaker.area_id,
             "volume": speaker.volume,
+            "location": list(speaker.location) if speaker.location else None,
         },
     )
     flash(_("Saved."))
@@ -185,7 +231,7 @@ def _stops(form: Form) -> list[Stop]:
         if row["lat"].strip() or row["lon"].strip():
             try:
                 lat, lon = float(row["lat"]), float(row["lon"])
-                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                if lat not in limits.LAT or lon not in limits.LON:
                     raise ValueError
             except ValueError:
                 form.error(
@@ -199,18 +245,16 @@ def _stops(form: Form) -> list[Stop]:
 @bp.post("/speakers/<speaker_id>/route")
 def save_route(speaker_id: str):  # type: ignore[no-untyped-def]
     me = scope()
-    speaker = visible(me, speaker_id)
+    speaker = me.speaker(speaker_id)
     if not edits_route(me, speaker):
         raise Forbidden("only vehicles have a route")
     form = Form(request.form.copy())
     stops = _stops(form)
     if not form.ok:
         return _detail(me, speaker, route_form=form, status=422)
-    current = runtime().service.store.get_speaker(speaker_id)
-    updated = Speaker(
-        current.id, current.name, current.kind, current.area_id, Route(tuple(stops)), current.volume
-    )
-    runtime().service.store.update_speaker(updated)
+    current = runtime().service.store.places.get_speaker(speaker_id)
+    updated = replace(current, route=Route(tuple(stops)))
+    runtime().service.store.places.update_speaker(updated)
     audit("route.update", speaker_id, {"stops": [s.name for s in stops]})
     flash(_("Route saved."))
     return redirect(url_for("speakers.detail", speaker_id=speaker_id))
@@ -219,9 +263,9 @@ def save_route(speaker_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/speakers/<speaker_id>/tokens")
 def issue_token(speaker_id: str):  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN)
-    speaker = visible(me, speaker_id)
+    speaker = me.speaker(speaker_id)
     label = (request.form.get("label") or "").strip()[:100]
-    record, plain = runtime().service.store.issue_token(
+    record, plain = runtime().service.store.people.issue_token(
         TokenKind.DEVICE, speaker_id, now(), label=label
     )
     audit("token.issue", speaker_id, {"token": record.id, "label": label})
@@ -231,11 +275,11 @@ def issue_token(speaker_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/speakers/<speaker_id>/tokens/<token_id>/revoke")
 def revoke_token(speaker_id: str, token_id: str) -> Response:
     me = require(Role.ADMIN)
-    visible(me, speaker_id)
+    me.speaker(speaker_id)
     store = runtime().service.store
-    if token_id not in {t.id for t in store.list_tokens(TokenKind.DEVICE, speaker_id)}:
+    if token_id not in {t.id for t in store.people.list_tokens(TokenKind.DEVICE, speaker_id)}:
         raise NotFound(f"no token {token_id!r}")
-    store.revoke_token(token_id, now())
+    store.people.revoke_token(token_id, now())
     audit("token.revoke", speaker_id, {"token": token_id})
     flash(_("Token revoked."))
     return redirect(url_for("speakers.detail", speaker_id=speaker_id))
@@ -245,7 +289,7 @@ def revoke_token(speaker_id: str, token_id: str) -> Response:
 def sheet(speaker_id: str) -> str:
     """The driver's printable route sheet: stops in order and today's plan."""
     me = scope()
-    speaker = visible(me, speaker_id)
+    speaker = me.speaker(speaker_id)
     rt = runtime()
     moment = now()
     zone = rt.settings.zone
@@ -259,23 +303,23 @@ def sheet(speaker_id: str) -> str:
     except (NotFound, ValidationError):
         items = []
     titles = {m.id: m.title for m in me.deployment.messages}
-    windows: list[list[object]] = []
+    runs: list[list[PlanItem]] = []
     for item in items:
-        last = windows[-1] if windows else None
-        if last and item.kind.value == "loop" and last[2] == item.schedule_id and last[4] == "loop":
-            last[1] = item.end
-            last[3] = int(last[3]) + 1  # type: ignore[call-overload]
+        last = runs[-1] if runs else None
+        if (
+            last
+            and item.kind is PlayKind.LOOP
+            and last[0].kind is PlayKind.LOOP
+            and last[0].schedule_id == item.schedule_id
+        ):
+            last.append(item)
         else:
-            windows.append(
-                [
-                    item.start,
-                    item.end,
-                    item.schedule_id,
-                    1,
-                    item.kind.value,
-                    titles.get(item.message_id or "", ""),
-                ]
-            )
+            runs.append([item])
+    # (from, to, kind, what it plays by name, clips): the program and its messages, not ids
+    windows = [
+        (run[0].start, run[-1].end, run[0].kind.value, run_label(me, run, titles), len(run))
+        for run in runs
+    ]
     return page(
         "panel/route_sheet.html",
         speaker=speaker,
@@ -300,7 +344,7 @@ def create_area():  # type: ignore[no-untyped-def]
     area_id = form.ident("id")
     if area_id in me.areas:
         form.error("id", _("This id is taken."))
-    name = form.text("name", max_len=100)
+    name = form.text("name", max_len=limits.NAME_MAX)
     kind = form.raw("kind")
     if kind not in {k.value for k in AreaKind}:
         form.error("kind", _("Choose a kind."))
@@ -311,7 +355,7 @@ def create_area():  # type: ignore[no-untyped-def]
         return page(
             "panel/areas.html", form=form, area_list=me.own_areas(), kinds=list(AreaKind)
         ), 422
-    runtime().service.store.create_area(Area(area_id, name, AreaKind(kind), parent))
+    runtime().service.store.places.create_area(Area(area_id, name, AreaKind(kind), parent))
     audit("area.create", area_id, {"name": name, "parent": parent})
     flash(_("Saved."))
     return redirect(url_for("speakers.areas"))

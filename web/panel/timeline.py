@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from audio.errors import AudioError
 from broadcaster.errors import BroadcasterError
 from broadcaster.models import Message, PlayKind
 from broadcaster.planning import PlanItem
 from broadcaster.service import Service
+from web.panel.common import scope
+from web.panel.wording import run_label
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +56,21 @@ def _pct(moment: datetime, start: datetime, end: datetime) -> float:
     return round(100 * (moment - start).total_seconds() / span, 3)
 
 
-def _runs(items: list[PlanItem]) -> list[tuple[PlanItem, datetime, int]]:
-    """Consecutive loop clips of one schedule merged into runs: (first item, run end, clips)."""
-    runs: list[tuple[PlanItem, datetime, int]] = []
+def _runs(items: list[PlanItem]) -> list[list[PlanItem]]:
+    """Consecutive loop clips of one schedule merged into runs."""
+    runs: list[list[PlanItem]] = []
     for item in items:
         if runs and item.kind is PlayKind.LOOP:
-            first, end, count = runs[-1]
+            run = runs[-1]
+            first = run[0]
             if (
                 first.kind is PlayKind.LOOP
                 and first.schedule_id == item.schedule_id
-                and item.start - end <= MERGE_GAP
+                and item.start - run[-1].end <= MERGE_GAP
             ):
-                runs[-1] = (first, item.end, count + 1)
+                run.append(item)
                 continue
-        runs.append((item, item.end, 1))
+        runs.append([item])
     return runs
 
 
@@ -87,7 +89,7 @@ def day_timeline(
             if i.end > midnight and i.start < tomorrow
         ]
         error = None
-    except (BroadcasterError, AudioError) as exc:
+    except BroadcasterError as exc:
         log.warning("no plan for %s: %s", speaker_id, exc)
         items, error = [], str(exc)
     start = datetime.combine(local.date(), VIEW_FROM, zone)
@@ -104,14 +106,16 @@ def day_timeline(
             timeline.hours.append(Mark(_pct(hour, start, end), hour.strftime("%H")))
         hour += timedelta(hours=1)
     ends = set()
-    for first, run_end, count in _runs(items):
+    me = scope()
+    titles = {m.id: m.title for m in messages.values()}
+    for run in _runs(items):
+        first, run_end = run[0], run[-1].end
         left = _pct(max(first.start, start), start, end)
         right = _pct(min(run_end, end), start, end)
-        title = messages[first.message_id].title if first.message_id in messages else ""
         label = (
             f"{first.start.astimezone(zone):%H:%M}-{run_end.astimezone(zone):%H:%M} "
-            f"{first.schedule_id or first.urgent_id or first.kind.value} {title if count == 1 else ''}"
-        ).strip()
+            f"{run_label(me, run, titles)}"
+        )
         timeline.bars.append(
             Bar(left, max(0.4, right - left), first.kind.value, label, first.start, run_end)
         )

@@ -12,7 +12,9 @@ file) and becomes a message only at the confirmed send.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,16 +23,19 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from broadcaster import editing, urgent
+from broadcaster import catalog, limits, urgent
 from broadcaster.editing import Scope
-from broadcaster.errors import ValidationError
+from broadcaster.errors import BroadcasterError, Conflict, NotFound, ValidationError
+from broadcaster.live import FRAME_MS
 from broadcaster.models import Message, Role, VoiceSettings
+from web.panel import wording
 from web.panel.common import Form, audit, local, now, page, require
 from web.panel.i18n import _
 from web.panel.messages import save_upload
 from web.runtime import runtime
 
 bp = Blueprint("urgent", __name__)
+log = logging.getLogger(__name__)
 
 NOW_SLACK = timedelta(seconds=2)  # a start this close counts as "now"
 RECORDING_FILE = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{2,5}")
@@ -154,6 +159,75 @@ def what_of(u: Any, titles: dict[str, str]) -> str:
     return titles.get(u.message_id, u.message_id or "")
 
 
+# -- talking live (issue 12, docs/live-paging.md) -------------------------------------------
+
+
+def talk_context(me: Scope) -> dict[str, Any]:
+    """What the Talk section's script (web/static/live-talk.js) needs: the rate and frame
+    length to capture at (the server announces them again when the page starts), whether
+    the user may take over a busy loudspeaker, and its words in the user's language (the
+    placeholders `%(by)s`, `%(why)s` are filled by the script)."""
+    words = {
+        "hold": _("Hold to talk"),
+        "holding": _("Release to end"),
+        "tap": _("Tap to talk"),
+        "tapped": _("Tap again to end"),
+        "connecting": _("Connecting…"),
+        "chime": _("The loudspeakers play the chime; speak when it has ended…"),
+        "speak": _("Speak now: the loudspeakers play your voice."),
+        "over": _("The talk has ended; the loudspeakers go back to their programs."),
+        "state_connecting": _("connecting to the loudspeaker"),
+        "state_live": _("hearing you live"),
+        "state_behind": _("behind: skipping audio to catch up"),
+        "state_dropped": _("lost the stream"),
+        "state_ended": _("talk over"),
+        "outcome_dropped": _("talk over; it lost the stream"),
+        "outcome_not_connected": _("talk over; it never connected"),
+        "outcome_taken_over": _("taken over by %(by)s"),
+        "not_reached": _("not reached: %(why)s"),
+        "offline": _("offline"),
+        "outside_windows_until_expiry": _("outside its playing windows now"),
+        "not_now": _("cannot play now"),
+        "choose": _("Choose at least one loudspeaker or area."),
+        "busy": _("Busy: %(by)s is talking on these loudspeakers now. Try again when they finish."),
+        "take_over": _("Take over: end their talk on these loudspeakers and talk"),
+        "taken_over": _("%(by)s took over these loudspeakers; your talk has ended."),
+        "max_length": _("The talk reached its maximum length and was ended."),
+        "refused": _("Refused: %(why)s"),
+        "refused_outside": _(
+            "Refused: the loudspeakers are outside their playing windows now. Tick “Also"
+            " outside the playback windows” above to talk anyway."
+        ),
+        "refused_offline": _("Refused: the chosen loudspeakers are offline."),
+        "denied": _(
+            "The microphone is blocked. Allow it for this site in the browser (the icon next"
+            " to the address), then press Talk again."
+        ),
+        "no_mic": _("No microphone was found on this device."),
+        "mic_failed": _("The microphone could not be started: %(why)s"),
+        "insecure": _(
+            "The browser lends the microphone only to secure pages: open the panel with"
+            " https:// (the district office sets it up), or on the server itself as"
+            " http://localhost."
+        ),
+        "unsupported": _(
+            "This browser cannot talk live: use a recent Chrome, Edge, Firefox or Safari."
+        ),
+        "cannot_connect": _(
+            "Could not reach the server to talk live: check the network and reload the page."
+        ),
+        "lost": _("The connection to the server was lost; the talk has ended."),
+        "slow": _("The network is too slow: some of your voice was skipped."),
+    }
+    return {
+        "rate": runtime().settings.render.sample_rate,
+        "frame_ms": FRAME_MS,
+        "chime_ms": runtime().service.library.chime_ms,
+        "admin": me.is_admin,
+        "words": words,
+    }
+
+
 # -- the page -------------------------------------------------------------------------------
 
 
@@ -173,8 +247,75 @@ def _render(me: Scope, form: Form, status: int = 200, **extra: Any):  # type: ig
         local=local,
         coverage=extra.get("coverage"),
         refused=extra.get("refused"),
+        talk=talk_context(me),
+        lives=live_history(me),
+        live_outcome=live_outcome,
     )
     return body, status
+
+
+# -- live pages kept (issue 12, "Kept"): the history lists them with a player ---------------
+
+
+def live_history(me: Scope, limit: int = 20) -> list[Any]:
+    """The live pages on the user's loudspeakers, newest first, each target's outcome as
+    the server saw it and, once its play log came in, as the loudspeaker played it."""
+    store = runtime().service.store
+    records = store.live.list(speaker_ids=set(me.speakers), limit=limit)
+    played = store.live.played(r.id for r in records)
+    rows = []
+    for record in records:
+        targets = []
+        for speaker, target in record.targets.items():
+            text = live_outcome(target.get("outcome"))
+            if (record.id, speaker) in played:
+                completed, reason = played[(record.id, speaker)]
+                text += "; " + (
+                    _("Played to the end") if completed else wording.reason_text(reason)
+                )
+            targets.append((target.get("name", speaker), text))
+        rows.append({"record": record, "targets": targets})
+    return rows
+
+
+def live_outcome(outcome: str | None) -> str:
+    """How a live page went for one loudspeaker, in the user's language."""
+    if outcome is None:
+        return _("talking now")
+    if outcome.startswith("taken over by "):
+        return _("taken over by %(by)s", by=outcome[len("taken over by ") :])
+    if outcome.startswith("not-paged:"):
+        why = outcome[len("not-paged:") :]
+        return _("not reached: %(why)s", why=reason_text(why, None) if why != "offline" else _(why))
+    words = {
+        "heard": _("heard"),
+        "dropped": _("talk over; it lost the stream"),
+        "not-connected": _("talk over; it never connected"),
+        "server restart": _("cut: the server restarted"),
+    }
+    return words.get(outcome, outcome)
+
+
+@bp.get("/urgent/live/<page_id>/audio.wav")
+def live_audio(page_id: str) -> Response:
+    """A kept live page's clip (rendered again from its recording if the cache dropped it)."""
+    from flask import send_file
+
+    from broadcaster.live import recording_path
+
+    me = require(Role.ADMIN, Role.CHIEF)
+    service = runtime().service
+    record = service.store.live.get(page_id)
+    if not set(record.speaker_ids) & set(me.speakers) or record.recording is None:
+        raise NotFound(f"no live page {page_id!r}")
+    renderer = service.library.renderer
+    entry = renderer.cache.get(record.clip_key, "wav") if record.clip_key else None
+    if entry is None:
+        source = recording_path(service, record.recording)
+        if not source.exists():
+            raise NotFound(f"the recording of the live page {page_id!r} is gone")
+        entry = renderer.render_recording(source, chime=False).entry
+    return send_file(entry.path, mimetype="audio/wav", conditional=True, max_age=3600)
 
 
 @bp.get("/urgent")
@@ -183,7 +324,15 @@ def index():  # type: ignore[no-untyped-def]
     return _render(
         me,
         Form(
-            MultiDict({"repeats": "2", "interval_s": "10", "expires_min": "60", "source": "text"})
+            MultiDict(
+                {
+                    # the API's defaults: declared once, in broadcaster/limits.py (issue 11)
+                    "repeats": str(limits.REPEATS.default),
+                    "interval_s": f"{limits.INTERVAL_S.default:g}",
+                    "expires_min": str(limits.EXPIRY_MIN.default),
+                    "source": "text",
+                }
+            )
         ),
     )
 
@@ -234,16 +383,16 @@ def _parse(me: Scope, form: Form) -> Draft:
         text = form.text("text", max_len=runtime().settings.render.max_chars)
     elif source == "message":
         message_id = form.raw("message")
-        if message_id not in {m.id for m in me.messages()}:
+        if not message_id or not me.usable("message", [message_id]):
             form.error("message", _("Choose a message."))
     elif source == "recording":
         recording = _recording_file(form)
     else:
         form.error("source", _("Choose what to announce."))
     speakers, areas = form.list("speakers"), form.list("areas")
-    if any(s not in me.speakers for s in speakers):
+    if not me.usable("speaker", speakers):
         form.error("speakers", _("Choose loudspeakers from the list."))
-    if any(a not in me.reach for a in areas):
+    if not me.usable("area", areas):
         form.error("areas", _("Choose areas from the list."))
     if not speakers and not areas:
         form.error("speakers", _("Choose at least one loudspeaker or area."))
@@ -254,9 +403,9 @@ def _parse(me: Scope, form: Form) -> Draft:
         recording=recording,
         speakers=speakers,
         areas=areas,
-        repeats=form.integer("repeats", 1, urgent.MAX_REPEATS),
-        interval_s=form.number("interval_s", 0, urgent.MAX_INTERVAL_S),
-        expires_min=form.integer("expires_min", 1, 7 * 24 * 60),
+        repeats=int(form.within("repeats", limits.REPEATS)),
+        interval_s=form.within("interval_s", limits.INTERVAL_S),
+        expires_min=int(form.within("expires_min", limits.EXPIRY_MIN)),
         override=form.flag("override_window"),
     )
 
@@ -266,11 +415,12 @@ def _recording_file(form: Form) -> str | None:
     preview (`recording_file`); its file name, or None with the field's error."""
     service = runtime().service
     upload = request.files.get("recording")
+    fresh = False
     if upload is not None and upload.filename:
         saved = save_upload(upload, form)
         if saved is None:
             return None
-        name = saved[0]
+        name, fresh = saved[0], True
     else:
         name = form.raw("recording_file")
         if not (RECORDING_FILE.fullmatch(name) and (service.library.recordings / name).is_file()):
@@ -278,7 +428,9 @@ def _recording_file(form: Form) -> str | None:
             return None
     try:
         service.library.for_message(_recording(name, now()))
-    except Exception as exc:  # an unusable recording is the user's problem, shown at the field
+    except BroadcasterError as exc:  # an unusable recording: the user's problem, at the field
+        if fresh:  # not kept either
+            forget_recording(name)
         form.error("recording", _("The recording cannot be used: %(reason)s", reason=str(exc)))
         return None
     form.data["recording_file"] = name
@@ -298,15 +450,19 @@ def _recording(name: str, moment: datetime) -> Message:
 
 def _recording_message(me: Scope, name: str, moment: datetime) -> tuple[str, bool]:
     """Keep the confirmed recording as a message of the user's area (or reuse the one
-    already made of the same file today): its id, and whether it was made now."""
+    already made of the same file today, if it is the user's): its id, and whether it was
+    made now. Another area's message of the same file is neither reused nor revealed."""
     service = runtime().service
     message = _recording(name, moment)
-    if any(m.id == message.id for m in service.deployment(moment).messages):
-        return message.id, False
     owner = None if me.is_admin else (me.user.area_ids[0] if me.user.area_ids else None)
-    if owner:
-        editing.set_owner(service.store, "message", message.id, owner)
-    service.store.create_message(message, moment, recording_sha256=name.split(".")[0])
+    taken = {m.id for m in service.deployment(moment).messages}
+    if message.id in taken:
+        if me.usable("message", [message.id]) and me.owner("message", message.id) == owner:
+            return message.id, False
+        message = replace(message, id=f"{message.id}-{secrets.token_hex(3)}")
+    service.store.content.create_message(
+        message, moment, recording_sha256=name.split(".")[0], owner_area_id=owner or None
+    )
     audit("message.create", message.id, {"recording": name, "for": "urgent"})
     return message.id, True
 
@@ -399,17 +555,25 @@ def send():  # type: ignore[no-untyped-def]
     moment = now()
     service = runtime().service
     made, new = None, False
-    if draft.source == "recording":
-        assert draft.recording is not None
-        made, new = _recording_message(me, draft.recording, moment)
     try:
-        sent = urgent.send(service, me.user, draft.request(moment, message_id=made), moment)
-    except ValidationError:  # nothing was sent: keep no message for it, show why
-        if made is not None and new:
-            _drop_message(made, moment)
+        if draft.source == "recording":
+            assert draft.recording is not None
+            made, new = _recording_message(me, draft.recording, moment)
+        sent = urgent.send(service, me.user, draft.request(moment, message_id=made), moment,
+                           remote_addr=request.remote_addr)  # fmt: skip
+    except Exception as exc:
+        # Nothing was sent (refused, or storage failed): keep no message and no file for it.
+        if draft.recording is not None:
+            _forget_unsent(draft.recording, made if new else None, moment)
+            form.data.pop("recording_file", None)
+        if not isinstance(exc, ValidationError):
+            raise
         form.data.pop("preview_key", None)
+        if draft.recording is not None:
+            form.error(
+                "recording", _("Nothing was sent and the recording was not kept: add it again.")
+            )
         return _preview(me, form, draft, 422)
-    _audit_send(sent)
     flash(_("Sent."))
     return redirect(url_for("urgent.detail", urgent_id=sent.urgent.id))
 
@@ -417,27 +581,26 @@ def send():  # type: ignore[no-untyped-def]
 def _drop_message(message_id: str, moment: datetime) -> None:
     service = runtime().service
     try:
-        service.store.delete_message(message_id, moment)
-    except Exception:  # used meanwhile (an earlier send of the same file): keep it
+        service.store.content.delete_message(message_id, moment)
+    except (Conflict, NotFound):  # used meanwhile (an earlier send of the same file): keep it
         return
-    editing.set_owner(service.store, "message", message_id, None)
+    audit("message.delete", message_id, {"for": "urgent", "reason": "not sent"})
 
 
-def _audit_send(sent: urgent.Sent) -> None:
-    u = sent.urgent
-    audit(
-        "urgent.send",
-        u.id,
-        {
-            "text": u.text,
-            "message": u.message_id,
-            "speakers": list(u.speaker_ids),
-            "areas": list(u.area_ids),
-            "override_window": u.override_window,
-            "targets": len(sent.targets),
-            "will_play": sum(1 for t in sent.targets if t.plays_at is not None),
-        },
-    )
+def forget_recording(name: str) -> bool:
+    """Remove a kept recording file that no message uses; True if it was removed."""
+    return catalog.forget_recording(runtime().service, name)
+
+
+def _forget_unsent(name: str, message_id: str | None, moment: datetime) -> None:
+    """After a send that failed: drop the message made for it and the file (unless another
+    message uses them). Best effort: the failure that got us here is what the user sees."""
+    try:
+        if message_id is not None:
+            _drop_message(message_id, moment)
+        forget_recording(name)
+    except Exception:
+        log.exception("could not remove the recording %s of an urgent that was not sent", name)
 
 
 # -- one announcement -----------------------------------------------------------------------
@@ -470,7 +633,6 @@ def acks(urgent_id: str) -> str:
 @bp.post("/urgent/<urgent_id>/cancel")
 def cancel(urgent_id: str) -> Response:
     me = require(Role.ADMIN, Role.CHIEF)
-    cancelled = urgent.cancel(runtime().service, me.user, urgent_id, now())
-    audit("urgent.cancel", cancelled.id, {})
+    urgent.cancel(runtime().service, me.user, urgent_id, now(), remote_addr=request.remote_addr)
     flash(_("Cancelled."))
     return redirect(url_for("urgent.detail", urgent_id=urgent_id))

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from broadcaster import limits
 from broadcaster.editing import Scope
 from broadcaster.errors import NotFound
 from broadcaster.models import Role, SpeakerKind, User
@@ -32,13 +33,13 @@ def _render(me: Scope, form: Form, record: UserRecord | None, status: int = 200)
 
 
 def _record(name: str) -> UserRecord:
-    return runtime().service.store.get_user(name)
+    return runtime().service.store.people.get_user(name)
 
 
 @bp.get("/users")
 def index() -> str:
     require(Role.ADMIN)
-    return page("panel/users.html", users=runtime().service.store.list_users())
+    return page("panel/users.html", users=runtime().service.store.people.list_users())
 
 
 @bp.get("/users/new")
@@ -50,7 +51,13 @@ def new():  # type: ignore[no-untyped-def]
 def edit(name: str):  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN)
     record = _record(name)
-    data = MultiDict([("role", record.user.role.value), ("vehicle", record.user.vehicle_id or "")])
+    data = MultiDict(
+        [
+            ("role", record.user.role.value),
+            ("vehicle", record.user.vehicle_id or ""),
+            ("display_name", record.display_name or ""),
+        ]
+    )
     for area in record.user.area_ids:
         data.add("areas", area)
     return _render(me, Form(data), record)
@@ -79,6 +86,14 @@ def _user_from(form: Form, me: Scope, name: str) -> User | None:
     )
 
 
+def _display_name(form: Form) -> str | None:
+    """The name the panel shows for the user (e.g. 张村长), blank for the login name."""
+    value = form.text("display_name", required=False, max_len=limits.DISPLAY_NAME_MAX)
+    if any(not c.isprintable() for c in value):
+        form.error("display_name", _("Use letters, digits and punctuation only."))
+    return value or None
+
+
 def _password(form: Form, *, required: bool) -> str | None:
     password = form.data.get("password") or ""
     if not password and not required:
@@ -95,17 +110,25 @@ def create():  # type: ignore[no-untyped-def]
     me = require(Role.ADMIN)
     form = Form(request.form.copy())
     name = form.ident("name")
-    if name and name in {r.user.name for r in runtime().service.store.list_users()}:
+    if name and name in {r.user.name for r in runtime().service.store.people.list_users()}:
         form.error("name", _("This name is taken."))
     user = _user_from(form, me, name or "x")
+    shown = _display_name(form)
     password = _password(form, required=True)
     if user is None or not form.ok or password is None:
         return _render(me, form, None, 422)
-    runtime().service.store.create_user(user, now(), password_hash=hash_password(password))
+    store = runtime().service.store
+    store.people.create_user(user, now(), password_hash=hash_password(password))
+    store.people.set_display_name(name, shown)
     audit(
         "user.create",
         name,
-        {"role": user.role.value, "areas": list(user.area_ids), "vehicle": user.vehicle_id},
+        {
+            "display_name": shown,
+            "role": user.role.value,
+            "areas": list(user.area_ids),
+            "vehicle": user.vehicle_id,
+        },
     )
     flash(_("Saved."))
     return redirect(url_for("users.edit", name=name))
@@ -117,17 +140,20 @@ def update(name: str):  # type: ignore[no-untyped-def]
     record = _record(name)
     form = Form(request.form.copy())
     user = _user_from(form, me, name)
+    shown = _display_name(form)
     password = _password(form, required=False)
     if user is None or not form.ok:
         return _render(me, form, record, 422)
     store = runtime().service.store
-    store.update_user(user)
+    store.people.update_user(user)
+    store.people.set_display_name(name, shown)
     if password is not None:
-        store.set_password_hash(name, hash_password(password))
+        store.people.set_password_hash(name, hash_password(password))
     audit(
         "user.update",
         name,
         {
+            "display_name": shown,
             "role": user.role.value,
             "areas": list(user.area_ids),
             "vehicle": user.vehicle_id,
@@ -145,7 +171,7 @@ def disable(name: str) -> Response:
     disabled = request.form.get("disabled") == "1"
     if name == me.user.name and disabled:
         raise NotFound("you cannot disable yourself")
-    runtime().service.store.set_user_disabled(record.user.name, disabled)
+    runtime().service.store.people.set_user_disabled(record.user.name, disabled)
     audit("user.disable" if disabled else "user.enable", name, {})
     flash(_("Saved."))
     return redirect(url_for("users.edit", name=name))

@@ -126,25 +126,93 @@
     form.addEventListener("change", function () { clearTimeout(pending); pending = setTimeout(ask, 400); });
   }
 
-  // Ordered lists of rows: move up, move down, remove, add.
+  // Ordered lists of rows (route stops, a program's messages): numbered, moved up and down,
+  // dragged by their handle (mouse, pen or finger: pointer events), removed, added.
+  function renumber(list) {
+    Array.prototype.forEach.call(list.children, function (row, i) {
+      var no = row.querySelector(".row-no");
+      if (no) no.textContent = String(i + 1);
+    });
+  }
+  function edited(node) {
+    var form = node && node.closest("form[data-unsaved]");
+    if (!form) return;
+    form.dataset.dirty = "1";
+    var note = form.querySelector("[data-unsaved-note]");
+    if (note) note.hidden = false;
+  }
+
   document.addEventListener("click", function (ev) {
     var button = ev.target.closest("button");
     if (!button) return;
     var row = button.closest("[data-row]");
+    var list = row ? row.parentNode : null;
     if (button.hasAttribute("data-up") && row && row.previousElementSibling) {
-      row.parentNode.insertBefore(row, row.previousElementSibling);
+      list.insertBefore(row, row.previousElementSibling);
     } else if (button.hasAttribute("data-down") && row && row.nextElementSibling) {
-      row.parentNode.insertBefore(row.nextElementSibling, row);
+      list.insertBefore(row.nextElementSibling, row);
     } else if (button.hasAttribute("data-remove") && row) {
       row.remove();
     } else if (button.hasAttribute("data-add")) {
       var scope = button.parentNode;
       var template = scope.querySelector("template[data-row-template]");
-      var list = scope.querySelector("[data-orderable]");
-      if (template && list) list.appendChild(template.content.cloneNode(true));
+      list = scope.querySelector("[data-orderable]");
+      if (template && list) {
+        list.appendChild(template.content.cloneNode(true));
+        var field = list.lastElementChild && list.lastElementChild.querySelector("input, select");
+        if (field) field.focus();
+      }
     } else if (button.hasAttribute("data-print")) {
       window.print();
+      return;
+    } else {
+      return;
     }
+    if (list) { renumber(list); edited(list); }
+  });
+
+  document.addEventListener("pointerdown", function (ev) {
+    var handle = ev.target.closest("[data-drag]");
+    var row = handle && handle.closest("[data-row]");
+    if (!row || handle.closest("fieldset[disabled]")) return;
+    var list = row.parentNode;
+    ev.preventDefault();
+    row.classList.add("dragging");
+    // Listened to on the document: moving the row in the list drops a pointer capture.
+    var move = function (e) {
+      var others = Array.prototype.filter.call(list.children, function (r) { return r !== row; });
+      var before = null;
+      for (var i = 0; i < others.length; i += 1) {
+        var box = others[i].getBoundingClientRect();
+        if (e.clientY < box.top + box.height / 2) { before = others[i]; break; }
+      }
+      if (before && row.nextElementSibling !== before) list.insertBefore(row, before);
+      else if (!before && list.lastElementChild !== row) list.appendChild(row);
+    };
+    var done = function () {
+      document.removeEventListener("pointermove", move);
+      document.removeEventListener("pointerup", done);
+      document.removeEventListener("pointercancel", done);
+      row.classList.remove("dragging");
+      renumber(list);
+      edited(list);
+    };
+    document.addEventListener("pointermove", move);
+    document.addEventListener("pointerup", done);
+    document.addEventListener("pointercancel", done);
+  });
+
+  // Forms marked data-unsaved warn before the page is left with changes not saved.
+  document.querySelectorAll("form[data-unsaved]").forEach(function (form) {
+    form.addEventListener("input", function () { edited(form); });
+    form.addEventListener("change", function () { edited(form); });
+    form.addEventListener("submit", function () { form.dataset.dirty = ""; });
+  });
+  window.addEventListener("beforeunload", function (ev) {
+    if (!document.querySelector('form[data-unsaved][data-dirty="1"]')) return undefined;
+    ev.preventDefault();
+    ev.returnValue = "";  // the browser shows its own "leave the page?" question
+    return "";
   });
 
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -163,7 +231,60 @@
   }
   if (choice) { choice.addEventListener("change", showSource); showSource(); }
 
+  // Schedule form: the fields of the chosen "how often" only; a warning next to the times
+  // when the window plays outside the district's hours, asked again before saving.
+  var often = document.querySelector("[data-often-choice]");
+  function showOften() {
+    var picked = document.querySelector('input[name="how_often"]:checked');
+    document.querySelectorAll("[data-often]").forEach(function (part) {
+      part.hidden = !picked || part.dataset.often.split(" ").indexOf(picked.value) < 0;
+    });
+  }
+  if (often) { often.addEventListener("change", showOften); showOften(); }
+  var scheduleForm = document.getElementById("schedule-form");
+  if (scheduleForm && scheduleForm.dataset.hoursFrom) {
+    var lateBox = document.getElementById("late-warning");
+    var isLate = function () {
+      var start = scheduleForm.querySelector('[name="start"]').value.slice(0, 5);
+      var end = scheduleForm.querySelector('[name="end"]').value.slice(0, 5);
+      if (!start || !end) return false;
+      return start < scheduleForm.dataset.hoursFrom || end > scheduleForm.dataset.hoursTo || end <= start;
+    };
+    var showLate = function () {
+      var late = isLate();
+      lateBox.hidden = !late;
+      if (late) lateBox.textContent = scheduleForm.dataset.lateText;
+    };
+    scheduleForm.addEventListener("input", showLate);
+    scheduleForm.addEventListener("change", showLate);
+    scheduleForm.addEventListener("submit", function (ev) {
+      var action = ev.submitter ? ev.submitter.value : "save";
+      if (action === "save" && isLate() && !window.confirm(scheduleForm.dataset.lateText)) {
+        ev.preventDefault();
+      }
+    });
+  }
+
   // Preview: the text as spoken, and its audio.
+  // The reading for review (issue 16): each character with its syllable above it, the exact
+  // syllables given to the voice in the title.
+  function showReading(ruby, pinyin) {
+    var line = document.getElementById("reading-line");
+    var box = document.getElementById("reading-text");
+    if (!line || !box) { return; }
+    box.textContent = "";
+    box.title = pinyin;
+    ruby.forEach(function (pair) {
+      if (!pair[1]) { box.appendChild(document.createTextNode(pair[0])); return; }
+      var r = document.createElement("ruby");
+      r.appendChild(document.createTextNode(pair[0]));
+      var rt = document.createElement("rt");
+      rt.textContent = pair[1];
+      r.appendChild(rt);
+      box.appendChild(r);
+    });
+    line.hidden = !pinyin;
+  }
   var previewButton = document.getElementById("preview-button");
   if (previewButton) {
     previewButton.addEventListener("click", function () {
@@ -177,6 +298,7 @@
         var id = form.querySelector('select[name="message"]').value;
         audio.src = previewButton.dataset.messageAudio.replace("__ID__", encodeURIComponent(id));
         spoken.textContent = "";
+        showReading([], "");
         audio.play().catch(function () {});
         return;
       }
@@ -198,8 +320,13 @@
       })
         .then(function (r) { return r.json(); })
         .then(function (data) {
-          if (data.error) { problem.textContent = data.error; problem.hidden = false; return; }
+          if (data.error) {
+            problem.textContent = data.error.message || String(data.error);
+            problem.hidden = false;
+            return;
+          }
           spoken.textContent = data.spoken;
+          showReading(data.ruby || [], data.pinyin || "");
           audio.src = data.url;
           audio.play().catch(function () {});
         })

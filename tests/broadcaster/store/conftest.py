@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from broadcaster.config import Settings
 from broadcaster.store import Store, sqlite_url
+from broadcaster.store.engine import make_engine
 from broadcaster.store.schema import metadata
 
 NOW = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
@@ -182,3 +183,16 @@ def seeded(request: pytest.FixtureRequest, tmp_path: Path, settings: Settings) -
         if request.param == "sqlite":
             opened.seed_from(settings, NOW)
         yield opened
+
+
+@pytest.fixture(params=BACKENDS)
+def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database no migration has touched yet (the migration tests take it step by step)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.empty_database()
+    made = make_engine(url)
+    yield made
+    made.dispose()

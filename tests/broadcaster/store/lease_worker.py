@@ -26,7 +26,7 @@ def main(url: str, owner: str) -> None:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             now = datetime.now(UTC)
-            if store.acquire_lease("scheduler", owner, now, TTL):
+            if store.journal.acquire_lease("scheduler", owner, now, TTL):
                 start = int(now.timestamp() * 1e6)
                 held.append((start, start + int(TTL / timedelta(microseconds=1))))
                 time.sleep(random.uniform(0, 0.03))  # sometimes renews, sometimes lets go

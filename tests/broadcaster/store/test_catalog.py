@@ -29,9 +29,9 @@ LATER = NOW + timedelta(hours=1)
 
 
 def _village(store: Store) -> None:
-    store.create_area(Area("district", "区", AreaKind.DISTRICT))
-    store.create_area(Area("town", "镇", AreaKind.TOWNSHIP, "district"))
-    store.create_area(Area("village", "村", AreaKind.VILLAGE, "town"))
+    store.places.create_area(Area("district", "区", AreaKind.DISTRICT))
+    store.places.create_area(Area("town", "镇", AreaKind.TOWNSHIP, "district"))
+    store.places.create_area(Area("village", "村", AreaKind.VILLAGE, "town"))
 
 
 ROUTE = Route(
@@ -45,31 +45,33 @@ ROUTE = Route(
 
 def test_areas_nest_and_round_trip(store: Store) -> None:
     _village(store)
-    assert store.get_area("village") == Area("village", "村", AreaKind.VILLAGE, "town")
-    assert [a.id for a in store.list_areas()] == ["district", "town", "village"]
-    store.update_area(Area("village", "新村", AreaKind.COMMUNITY, "district"))
-    assert store.get_area("village") == Area("village", "新村", AreaKind.COMMUNITY, "district")
+    assert store.places.get_area("village") == Area("village", "村", AreaKind.VILLAGE, "town")
+    assert [a.id for a in store.places.list_areas()] == ["district", "town", "village"]
+    store.places.update_area(Area("village", "新村", AreaKind.COMMUNITY, "district"))
+    assert store.places.get_area("village") == Area(
+        "village", "新村", AreaKind.COMMUNITY, "district"
+    )
 
 
 def test_an_area_cannot_move_below_itself(store: Store) -> None:
     _village(store)
     with pytest.raises(ValidationError, match="inside 'district'"):
-        store.update_area(Area("district", "区", AreaKind.DISTRICT, "village"))
-    assert store.get_area("district").parent_id is None
+        store.places.update_area(Area("district", "区", AreaKind.DISTRICT, "village"))
+    assert store.places.get_area("district").parent_id is None
 
 
 def test_area_refusals(store: Store) -> None:
     _village(store)
     with pytest.raises(Conflict, match="already exists"):
-        store.create_area(Area("town", "镇", AreaKind.TOWNSHIP))
+        store.places.create_area(Area("town", "镇", AreaKind.TOWNSHIP))
     with pytest.raises(ValidationError, match="no area 'nowhere'"):
-        store.create_area(Area("x", "x", AreaKind.VILLAGE, "nowhere"))
+        store.places.create_area(Area("x", "x", AreaKind.VILLAGE, "nowhere"))
     with pytest.raises(Conflict, match=r"area 'town' is still used by area 'village'"):
-        store.delete_area("town")
+        store.places.delete_area("town")
     with pytest.raises(NotFound):
-        store.get_area("nowhere")
-    store.delete_area("village")
-    assert [a.id for a in store.list_areas()] == ["district", "town"]
+        store.places.get_area("nowhere")
+    store.places.delete_area("village")
+    assert [a.id for a in store.places.list_areas()] == ["district", "town"]
 
 
 def test_speakers_keep_their_route_in_order(store: Store) -> None:
@@ -78,66 +80,66 @@ def test_speakers_keep_their_route_in_order(store: Store) -> None:
     pole = Speaker("pole-1", "村喇叭", SpeakerKind.FIXED, "village", None, 70)
     bare = Speaker("car-2", "宣传车2", SpeakerKind.VEHICLE, "town", Route(()), 80)
     for speaker in (car, pole, bare):
-        store.create_speaker(speaker)
-    assert store.get_speaker("car-1") == car
-    assert store.get_speaker("car-2") == bare
-    assert store.list_speakers() == (car, bare, pole)
-    assert store.list_speakers(area_id="town") == (car, bare, pole)  # village is in town
-    assert store.list_speakers(area_id="village") == (pole,)
+        store.places.create_speaker(speaker)
+    assert store.places.get_speaker("car-1") == car
+    assert store.places.get_speaker("car-2") == bare
+    assert store.places.list_speakers() == (car, bare, pole)
+    assert store.places.list_speakers(area_id="town") == (car, bare, pole)  # village is in town
+    assert store.places.list_speakers(area_id="village") == (pole,)
 
     reordered = replace(car, route=Route((ROUTE.stops[2], ROUTE.stops[0])), volume=60)
-    store.update_speaker(reordered)
-    assert store.get_speaker("car-1") == reordered
+    store.places.update_speaker(reordered)
+    assert store.places.get_speaker("car-1") == reordered
 
 
 def test_speaker_refusals(store: Store) -> None:
     _village(store)
     with pytest.raises(ValidationError, match="no area 'elsewhere'"):
-        store.create_speaker(Speaker("s", "s", SpeakerKind.FIXED, "elsewhere"))
+        store.places.create_speaker(Speaker("s", "s", SpeakerKind.FIXED, "elsewhere"))
     with pytest.raises(NotFound):
-        store.update_speaker(Speaker("ghost", "g", SpeakerKind.FIXED, "village"))
+        store.places.update_speaker(Speaker("ghost", "g", SpeakerKind.FIXED, "village"))
     with pytest.raises(NotFound):
-        store.delete_speaker("ghost", NOW)
-    store.create_speaker(Speaker("pole", "p", SpeakerKind.FIXED, "village"))
+        store.places.delete_speaker("ghost", NOW)
+    store.places.create_speaker(Speaker("pole", "p", SpeakerKind.FIXED, "village"))
     with pytest.raises(Conflict, match="area 'village' is still used by speaker 'pole'"):
-        store.delete_area("village")
+        store.places.delete_area("village")
 
 
 def test_messages_count_versions_and_refuse_stale_edits(store: Store) -> None:
     message = Message("fire", "冬季防火", "注意用火安全。", VoiceSettings("zh", 160, 0.8, False))
-    created = store.create_message(message, NOW)
+    created = store.content.create_message(message, NOW)
     assert (created.version, created.updated_at) == (1, NOW)
-    assert store.get_message("fire") == message
+    assert store.content.get_message("fire") == message
 
     edited = replace(message, text="严禁焚烧秸秆。")
-    record = store.update_message(edited, LATER, expected_version=1)
+    record = store.content.update_message(edited, LATER, expected_version=1)
     assert (record.version, record.updated_at) == (2, LATER)
-    assert store.message_record("fire") == record
+    assert store.content.message_record("fire") == record
     with pytest.raises(Conflict, match="version 2, you edited version 1"):
-        store.update_message(replace(message, text="旧稿"), LATER, expected_version=1)
-    assert store.get_message("fire") == edited
+        store.content.update_message(replace(message, text="旧稿"), LATER, expected_version=1)
+    assert store.content.get_message("fire") == edited
 
 
 def test_a_recording_keeps_its_checksum(store: Store) -> None:
     voice = Message("chief", "村长讲话", "", recording="uploads/chief.wav")
-    store.create_message(voice, NOW, recording_sha256="ab" * 32)
-    record = store.message_record("chief")
+    store.content.create_message(voice, NOW, recording_sha256="ab" * 32)
+    record = store.content.message_record("chief")
     assert record.message == voice
     assert record.recording_sha256 == "ab" * 32
 
 
 def test_programs_keep_message_order_and_gap(store: Store) -> None:
     for mid in ("a", "b", "c"):
-        store.create_message(Message(mid, mid, f"消息{mid}"), NOW)
+        store.content.create_message(Message(mid, mid, f"消息{mid}"), NOW)
     program = Program("loop", "循环", ("c", "a", "b", "a"), 7.5)
-    store.create_program(program)
-    assert store.get_program("loop") == program
-    store.update_program(replace(program, message_ids=("b",), gap_s=0.0))
-    assert store.get_program("loop") == Program("loop", "循环", ("b",), 0.0)
+    store.content.create_program(program)
+    assert store.content.get_program("loop") == program
+    store.content.update_program(replace(program, message_ids=("b",), gap_s=0.0))
+    assert store.content.get_program("loop") == Program("loop", "循环", ("b",), 0.0)
     with pytest.raises(ValidationError, match="no message 'zzz'"):
-        store.create_program(Program("p2", "p2", ("a", "zzz")))
+        store.content.create_program(Program("p2", "p2", ("a", "zzz")))
     with pytest.raises(ValidationError, match="at least one message"):
-        store.update_program(Program("loop", "循环", ()))
+        store.content.update_program(Program("loop", "循环", ()))
 
 
 def test_a_message_in_use_cannot_be_deleted_and_the_refusal_names_the_user(
@@ -147,25 +149,25 @@ def test_a_message_in_use_cannot_be_deleted_and_the_refusal_names_the_user(
         Conflict,
         match=r"message 'fire' is still used by program 'traffic-safety', 'village-morning'",
     ):
-        seeded.delete_message("fire", NOW)
-    assert seeded.get_message("fire").id == "fire"
+        seeded.content.delete_message("fire", NOW)
+    assert seeded.content.get_message("fire").id == "fire"
     with pytest.raises(
         Conflict, match="program 'lockdown' is still used by schedule 'xiguan-lockdown'"
     ):
-        seeded.delete_program("lockdown")
+        seeded.content.delete_program("lockdown")
 
 
 def test_a_message_named_by_a_live_urgent_cannot_be_deleted(seeded: Store) -> None:
-    seeded.create_message(Message("alert", "警报", "请立即撤离。"), NOW)
+    seeded.content.create_message(Message("alert", "警报", "请立即撤离。"), NOW)
     urgent = Urgent(
         "u1", NOW, NOW, NOW + timedelta(hours=1), message_id="alert", speaker_ids=("vehicle-01",)
     )
-    seeded.create_urgent(urgent)
+    seeded.urgents.create_urgent(urgent)
     with pytest.raises(Conflict, match="urgent announcement 'u1'"):
-        seeded.delete_message("alert", NOW)
-    seeded.delete_message("alert", NOW + timedelta(hours=2))  # expired by then
+        seeded.content.delete_message("alert", NOW)
+    seeded.content.delete_message("alert", NOW + timedelta(hours=2))  # expired by then
     with pytest.raises(NotFound):
-        seeded.get_message("alert")
+        seeded.content.get_message("alert")
 
 
 def test_schedules_round_trip_with_targets_dates_and_exceptions(seeded: Store) -> None:
@@ -183,14 +185,14 @@ def test_schedules_round_trip_with_targets_dates_and_exceptions(seeded: Store) -
         priority=-3,
         enabled=False,
     )
-    seeded.create_schedule(schedule, NOW)
-    assert seeded.get_schedule("night") == schedule
+    seeded.schedules.create_schedule(schedule, NOW)
+    assert seeded.schedules.get_schedule("night") == schedule
     changed = replace(schedule, speaker_ids=(), area_ids=("yaodu",), exceptions=frozenset())
-    seeded.update_schedule(changed, LATER)
-    assert seeded.get_schedule("night") == changed
-    seeded.delete_schedule("night")
+    seeded.schedules.update_schedule(changed, LATER)
+    assert seeded.schedules.get_schedule("night") == changed
+    seeded.schedules.delete_schedule("night")
     with pytest.raises(NotFound):
-        seeded.get_schedule("night")
+        seeded.schedules.get_schedule("night")
 
 
 @pytest.mark.parametrize(
@@ -206,10 +208,10 @@ def test_schedules_round_trip_with_targets_dates_and_exceptions(seeded: Store) -
     ids=["unknown-program", "unknown-speaker", "unknown-area", "no-target", "twice", "no-days"],
 )
 def test_a_bad_schedule_changes_nothing(seeded: Store, change: dict, error: str) -> None:
-    before = seeded.get_schedule("gulou-daily")
+    before = seeded.schedules.get_schedule("gulou-daily")
     with pytest.raises(ValidationError, match=error):
-        seeded.update_schedule(replace(before, **change), LATER)
-    assert seeded.get_schedule("gulou-daily") == before
+        seeded.schedules.update_schedule(replace(before, **change), LATER)
+    assert seeded.schedules.get_schedule("gulou-daily") == before
 
 
 def test_a_speaker_named_by_a_schedule_cannot_be_deleted(seeded: Store) -> None:
@@ -217,17 +219,17 @@ def test_a_speaker_named_by_a_schedule_cannot_be_deleted(seeded: Store) -> None:
         Conflict,
         match="speaker 'vehicle-01' is still used by schedule 'vehicles-daily'; user 'driver-01'",
     ):
-        seeded.delete_speaker("vehicle-01", NOW)
+        seeded.places.delete_speaker("vehicle-01", NOW)
 
 
 def test_deleting_a_speaker_revokes_its_device_tokens(seeded: Store) -> None:
-    seeded.create_speaker(Speaker("spare", "备用喇叭", SpeakerKind.FIXED, "tunli-village"))
-    _, token = seeded.issue_token(TokenKind.DEVICE, "spare", NOW)
-    seeded.delete_speaker("spare", LATER)
-    assert seeded.verify_token(token, TokenKind.DEVICE, LATER) is None
+    seeded.places.create_speaker(Speaker("spare", "备用喇叭", SpeakerKind.FIXED, "tunli-village"))
+    _, token = seeded.people.issue_token(TokenKind.DEVICE, "spare", NOW)
+    seeded.places.delete_speaker("spare", LATER)
+    assert seeded.people.verify_token(token, TokenKind.DEVICE, LATER) is None
     # A new speaker with the same id does not inherit the old token.
-    seeded.create_speaker(Speaker("spare", "新喇叭", SpeakerKind.FIXED, "tunli-village"))
-    assert seeded.verify_token(token, TokenKind.DEVICE, LATER) is None
+    seeded.places.create_speaker(Speaker("spare", "新喇叭", SpeakerKind.FIXED, "tunli-village"))
+    assert seeded.people.verify_token(token, TokenKind.DEVICE, LATER) is None
 
 
 def test_the_deployment_snapshot_has_everything_the_planner_needs(
@@ -244,10 +246,12 @@ def test_the_deployment_snapshot_has_everything_the_planner_needs(
 
 def test_every_edit_moves_the_catalog_revision(seeded: Store) -> None:
     seen = [seeded.catalog_revision()]
-    seeded.update_message(replace(seeded.get_message("fire"), title="防火"), NOW)
+    seeded.content.update_message(replace(seeded.content.get_message("fire"), title="防火"), NOW)
     seen.append(seeded.catalog_revision())
-    seeded.update_schedule(replace(seeded.get_schedule("gulou-daily"), priority=5), NOW)
+    seeded.schedules.update_schedule(
+        replace(seeded.schedules.get_schedule("gulou-daily"), priority=5), NOW
+    )
     seen.append(seeded.catalog_revision())
-    seeded.create_area(Area("new", "新区", AreaKind.VILLAGE, "yaodu"))
+    seeded.places.create_area(Area("new", "新区", AreaKind.VILLAGE, "yaodu"))
     seen.append(seeded.deployment(NOW).revision)
     assert seen == sorted(set(seen)) and len(seen) == 4

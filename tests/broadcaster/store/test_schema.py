@@ -70,23 +70,23 @@ def test_in_memory_sqlite_is_refused() -> None:
     ids=["utc", "shanghai-offset", "negative-offset"],
 )
 def test_times_come_back_as_the_same_instant_in_aware_utc(store: Store, given: datetime) -> None:
-    store.append_audit(given, "tester", "probe")
-    (entry,) = store.list_audit()
+    store.journal.append_audit(given, "tester", "probe")
+    (entry,) = store.journal.list_audit()
     assert entry.at == given
     assert entry.at.tzinfo is UTC
 
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StatementError, match="timezone-aware"):
-        store.append_audit(datetime(2026, 1, 1, 12, 0), "tester", "probe")
+        store.journal.append_audit(datetime(2026, 1, 1, 12, 0), "tester", "probe")
 
 
 def test_utc_order_is_kept_in_sql_comparisons(store: Store) -> None:
     """On SQLite times are text: an earlier instant with a larger local clock must sort first."""
     early = datetime(2026, 1, 1, 20, 0, tzinfo=timezone(timedelta(hours=8)))  # 12:00 UTC
     late = datetime(2026, 1, 1, 13, 0, tzinfo=UTC)
-    store.append_audit(late, "tester", "late")
-    store.append_audit(early, "tester", "early")
+    store.journal.append_audit(late, "tester", "late")
+    store.journal.append_audit(early, "tester", "early")
     with store.engine.connect() as conn:
         query = (
             select(t.audit_log.c.action).where(t.audit_log.c.at < late).order_by(t.audit_log.c.at)
