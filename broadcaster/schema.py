@@ -220,6 +220,7 @@ MAX_CLOCK_OFFSET_MS = 10**13
 MAX_CACHE_COUNT = 10**7
 MAX_CACHE_BYTES = 10**15
 MAX_PLAYS = 500  # entries per upload
+MAX_TRACK_POINTS = 1000  # track points per upload (issue 13)
 ETAG_MAX, VERSION_MAX, DETAIL_MAX = 100, 40, 500  # characters
 CLIP_KEY = r"^[A-Za-z0-9_.-]{1,128}$"  # as the client's cache accepts them
 WORD = r"^[a-z0-9-]{1,40}$"
@@ -496,6 +497,26 @@ class Plays(Request):
     """`POST /speakers/{id}/plays`: a batch of entries (idempotent by id)."""
 
     entries: list[PlayEntry] = Field(max_length=MAX_PLAYS)
+
+
+class TrackPoint(Request):
+    """One point of a vehicle's journaled track (issue 13). `id` is the client's own
+    (a sequence number as text): an upload is idempotent by (speaker, id). Times as plays."""
+
+    id: Ref
+    lat: _ranged(limits.LAT)  # type: ignore[valid-type]
+    lon: _ranged(limits.LON)  # type: ignore[valid-type]
+    at: DeviceTime
+    speed: _ranged(limits.SPEED_MS) | None = None  # type: ignore[valid-type]
+    heading: _ranged(limits.HEADING) | None = None  # type: ignore[valid-type]
+
+
+class Track(Request):
+    """`POST /speakers/{id}/track`: a batch of track points, oldest first (idempotent by id).
+    The answer is as for plays, `{"accepted": [ids], "duplicates": [ids]}`: both are held by
+    the server now, and the client drops them from its journal."""
+
+    points: list[TrackPoint] = Field(max_length=MAX_TRACK_POINTS)
 
 
 class Ack(Request):

@@ -183,6 +183,11 @@ def test_on_a_phone_the_key_columns_stay(phone_as: Any, client_a: Client) -> Non
 # -- item 7: names, not codes --------------------------------------------------------------------
 
 
+def _reloaded(page: Any) -> bool:
+    page.reload()
+    return True
+
+
 def test_chief_reads_reports_and_the_sheet_in_words_and_downloads_the_csv(
     page_as: Any, client_a: Client
 ) -> None:
@@ -192,7 +197,9 @@ def test_chief_reads_reports_and_the_sheet_in_words_and_downloads_the_csv(
     plan = page.text_content(".sheet table")
     assert "全区循环：全区通知" in plan and "s1" not in plan
     page.goto("/reports")
-    assert wait_for(lambda: page.reload() or page.is_visible("#totals-message"), 60, 1)
+    # The plays reach the server with the client's next upload: reload until they are counted
+    # (page.reload() returns a response, which is truthy: it must not end the wait by itself).
+    assert wait_for(lambda: _reloaded(page) and page.is_visible("#totals-message"), 90, 1)
     totals = page.text_content("#totals-message")  # what plays depends on the tests before
     assert "全区通知" in totals or "甲村停水通知" in totals
     assert "甲村大喇叭" in page.text_content("#totals-speaker")
