@@ -30,6 +30,7 @@ from broadcaster.store import (
     Store,
 )
 from broadcaster.store.records import Fix
+from broadcaster.store.tracks import TrackPoint
 from broadcaster.store.urgents import RECENT
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,14 @@ class Service:
         entries = [replace(e, speaker_id=speaker_id) for e in entries]
         upload = self.store.devices.add_plays(entries, now)
         return upload
+
+    def record_track(
+        self, speaker_id: str, points: Iterable[TrackPoint], now: datetime
+    ) -> PlayUpload:
+        """Store a vehicle's track points (idempotent by (speaker, id), as plays are)."""
+        return self.store.tracks.add(
+            speaker_id, [replace(p, speaker_id=speaker_id) for p in points], now
+        )
 
     def ack(self, speaker_id: str, urgent_id: str, state: AckState, at: datetime) -> None:
         """A speaker received, started or finished an urgent announcement."""

@@ -1,4 +1,4 @@
-"""The device API (docs/device-api.md): plans, clips, events, heartbeats, plays, acks."""
+"""The device API (docs/device-api.md): plans, clips, events, heartbeats, plays, tracks, acks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from broadcaster import schema
+from broadcaster.store.tracks import TrackPoint
 from web import answers, payloads
 from web.answers import MAX_SEQ, answer
 from web.auth import require_any_device, require_device
@@ -85,6 +87,22 @@ def plays(speaker_id: str) -> Response:
     require_device(speaker_id, now)
     entries = payloads.plays(payloads.json_body(), speaker_id, now, rt.settings.zone)
     upload = rt.service.record_plays(speaker_id, entries, now)
+    return _json(
+        answers.PlaysOut, accepted=list(upload.accepted), duplicates=list(upload.duplicates)
+    )
+
+
+@bp.post("/speakers/<speaker_id>/track")
+def track(speaker_id: str) -> Response:
+    """A vehicle's GPS track points (issue 13), answered as plays are."""
+    rt = runtime()
+    now = rt.clock()
+    require_device(speaker_id, now)
+    batch = schema.read(schema.Track, payloads.json_body(), schema.Clock(now, rt.settings.zone))
+    points = [
+        TrackPoint(speaker_id, p.id, p.lat, p.lon, p.at, p.speed, p.heading) for p in batch.points
+    ]
+    upload = rt.service.record_track(speaker_id, points, now)
     return _json(
         answers.PlaysOut, accepted=list(upload.accepted), duplicates=list(upload.duplicates)
     )

@@ -214,6 +214,21 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/speakers/{speaker_id}/track": {
+                "post": {
+                    "summary": "Upload GPS track points (idempotent by id, at most 1000)",
+                    "security": device,
+                    "parameters": [_speaker_param()],
+                    "requestBody": _body(schema.Track),
+                    "responses": {
+                        "200": _response(
+                            "Stored ids and ids the server already had",
+                            answers.schema_of(answers.PlaysOut),
+                        ),
+                        **_errors(401, 403, 404, 422, 507),
+                    },
+                }
+            },
             "/speakers/{speaker_id}/acks": {
                 "post": {
                     "summary": "Acknowledge an urgent announcement: received, playing, played, cut",

@@ -348,6 +348,23 @@ play_log = Table(
     Index("ix_play_log_speaker_started", "speaker_id", "started_at"),
 )
 
+# The vehicles' GPS tracks (issue 13, migration 0010): one row per uploaded point, keyed by
+# the client's id per speaker (uploads are idempotent by it); `at` is the fix's own time.
+track_points = Table(
+    "track_points",
+    metadata,
+    Column("speaker_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("speed", Float, nullable=True),
+    Column("heading", Float, nullable=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("speaker_id", "id"),
+    Index("ix_track_points_speaker_at", "speaker_id", "at"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -10,7 +10,8 @@ The store is composed of parts, one per group of tables, all on one shared `Data
 - `store.devices`: what devices report (status, plays, clips) and the events they read;
 - `store.journal`: the audit log and the scheduler's lease;
 - `store.live`: the live pages kept (issue 12);
-- `store.cap`: the CAP alerts received (issue 15).
+- `store.cap`: the CAP alerts received (issue 15);
+- `store.tracks`: the vehicles' GPS tracks (issue 13).
 
 What reads or writes across parts stays on the store itself: `transaction()` (calls of any
 part inside it commit together), `deployment()` (the snapshot the planner reads),
@@ -39,6 +40,7 @@ from broadcaster.store.places import Places, load_areas, load_quiet_zones, load_
 from broadcaster.store.records import Deployment, SeedReport
 from broadcaster.store.schedules import Schedules, load_schedules
 from broadcaster.store.seed import seed_from
+from broadcaster.store.tracks import Tracks
 from broadcaster.store.urgents import Urgents, load_urgents, recent_clause
 
 
@@ -61,6 +63,7 @@ class Store(Database):
         self.journal = Journal(self)
         self.live = LivePages(self)
         self.cap = CapAlerts(self)
+        self.tracks = Tracks(self)
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **engine_options: Any) -> Self:

@@ -101,6 +101,7 @@ PLAY = {
     "started_at": "2025-05-06T01:00:00+00:00",
     "ended_at": "2025-05-06T01:01:00+00:00",
 }
+TRACK_POINT = {"id": "forged-1", "lat": 36.08, "lon": 111.52, "at": "2025-05-06T01:00:00+00:00"}
 
 ROUTES: dict[tuple[str, str], Case] = {
     # public
@@ -120,6 +121,9 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/speakers/<speaker_id>/plays"): Case(
         DEVICE, "/api/v1/speakers/{speaker}/plays", json={"entries": [PLAY]}
+    ),
+    ("POST", "/api/v1/speakers/<speaker_id>/track"): Case(
+        DEVICE, "/api/v1/speakers/{speaker}/track", json={"points": [TRACK_POINT]}
     ),
     ("POST", "/api/v1/speakers/<speaker_id>/acks"): Case(
         DEVICE, "/api/v1/speakers/{speaker}/acks", json={"urgent": "{urgent}", "state": "played"}

@@ -53,6 +53,7 @@ def test_the_wire_models_schemas_are_the_documents() -> None:
 REQUESTS: dict[tuple[str, str], type[schema.Request]] = {
     ("post", "/speakers/{speaker_id}/heartbeat"): schema.Heartbeat,
     ("post", "/speakers/{speaker_id}/plays"): schema.Plays,
+    ("post", "/speakers/{speaker_id}/track"): schema.Track,
     ("post", "/speakers/{speaker_id}/acks"): schema.Ack,
     ("post", "/urgent"): schema.UrgentIn,
     ("post", "/urgent/preview"): schema.UrgentIn,
@@ -92,6 +93,7 @@ ANSWERS: dict[tuple[str, str, str], Any] = {
     ("get", "/speakers/{speaker_id}/events", "200"): answers.schema_of(answers.EventsOut),
     ("post", "/speakers/{speaker_id}/heartbeat", "200"): answers.schema_of(answers.HeartbeatOut),
     ("post", "/speakers/{speaker_id}/plays", "200"): answers.schema_of(answers.PlaysOut),
+    ("post", "/speakers/{speaker_id}/track", "200"): answers.schema_of(answers.PlaysOut),
     ("get", "/speakers", "200"): answers.listed(answers.SpeakerStatusOut),
     ("get", "/live", "200"): answers.schema_of(answers.LivePagesOut),
     ("post", "/urgent", "201"): answers.schema_of(answers.UrgentSentOut),
