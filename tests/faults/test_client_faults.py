@@ -190,6 +190,7 @@ def test_server_gone_mid_window_client_plays_to_the_hard_stop_then_delivers(stac
     assert_each_play_arrives_once(server, running, timeout_s=90)
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_truncated_and_corrupted_downloads_are_never_played(stack):
     # Corrupted bytes first (thrown away), then cut-off bodies (kept as .part files), then
     # good answers: the client resumes the parts with Range requests and checks the result.
@@ -222,6 +223,7 @@ def test_truncated_and_corrupted_downloads_are_never_played(stack):
     assert_silent_outside(client, start, end)
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_client_killed_mid_clip_restarts_in_step_and_loses_no_play(stack):
     config, start, end = open_window(600, speakers=1)
     server = stack.serve(config)

@@ -176,6 +176,7 @@ def server_plays(server: Server) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_clients_survive_a_killed_server_and_every_play_arrives_once(stack):
     now = aware_now()
     config = deployment_yaml(
@@ -205,6 +206,7 @@ def test_clients_survive_a_killed_server_and_every_play_arrives_once(stack):
         assert len(ids) == len(set(ids)) == len(stops(client))
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_damaged_cache_files_are_downloaded_again(stack):
     now = aware_now()
     config = deployment_yaml(
@@ -286,6 +288,7 @@ def test_revoked_token_gets_401_on_its_next_request(stack):
     assert answer.json()["error"]["code"] == "unauthenticated"
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_silent_speaker_shows_offline_within_100_seconds(stack):
     defaults = load_settings(Path(__file__).resolve().parents[2] / "config.yaml").server
     assert defaults.heartbeat_s * defaults.offline_after_missed + 5 <= 100

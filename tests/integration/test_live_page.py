@@ -219,6 +219,7 @@ def test_ffmpeg_converts_other_rates_and_stdin_streams(server: Server, tmp_path:
     assert 6000 < peak < 10000, peak  # the tone, converted (not noise, not silence)
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_a_second_pager_is_refused_naming_who_talks_and_an_admin_takes_over(
     server: Server, tmp_path: Path
 ):
@@ -280,6 +281,7 @@ def test_outside_the_windows_a_page_needs_the_override(tmp_path: Path):
         server.stop()
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_a_page_cut_by_a_killed_server_is_closed_and_kept_at_restart(
     server: Server, tmp_path: Path
 ):
