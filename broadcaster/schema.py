@@ -224,7 +224,7 @@ MAX_TRACK_POINTS = 1000  # track points per upload (issue 13)
 ETAG_MAX, VERSION_MAX, DETAIL_MAX = 100, 40, 500  # characters
 CLIP_KEY = r"^[A-Za-z0-9_.-]{1,128}$"  # as the client's cache accepts them
 WORD = r"^[a-z0-9-]{1,40}$"
-REASON = r"^(cut:[a-z-]{1,40})?$"
+REASON = r"^(cut:[a-z-]{1,40}|(skipped|muted|lowered):[a-z_]{1,40})?$"
 TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # A device's times come from its clock: anchored to the server's while it can reach it, its

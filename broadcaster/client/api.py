@@ -38,9 +38,10 @@ POOL_SIZE = 8  # connections kept per server: events, sync, heartbeat, upload, u
 class ApiError(BroadcasterError):
     """The server answered with an error (or not at all)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field  # the refused field the server named (`points[3].at`), if any
 
 
 class Unauthorized(ApiError):
@@ -164,6 +165,7 @@ class DeviceApi:
         finally:
             resp.release_conn()
         detail = _error_message(raw, resp.reason or str(status))
+        field = _error_field(raw)
         # The server answered, if with a refusal: it is reachable. A 5xx or 429 is retried
         # like no answer (Unreachable) but logged by the loop that got it, once.
         self.link.up(asked)
@@ -171,7 +173,7 @@ class DeviceApi:
             raise Unreachable(f"{method} {path}: {status} {detail}", status)
         if status == 401:
             raise Unauthorized(f"{method} {path}: 401 {detail}", 401)
-        raise ApiError(f"{method} {path}: {status} {detail}", status)
+        raise ApiError(f"{method} {path}: {status} {detail}", status, field)
 
     def _unreachable(self, message: str) -> Unreachable:
         """No answer at all: the link is down."""
@@ -228,6 +230,10 @@ class DeviceApi:
 
     def plays(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         return self._json("POST", f"{self._speaker_path}/plays", {"entries": entries}).body or {}
+
+    def track(self, points: list[dict[str, Any]]) -> dict[str, Any]:
+        """Upload track points (issue 13); the answer lists the ids the server holds."""
+        return self._json("POST", f"{self._speaker_path}/track", {"points": points}).body or {}
 
     def ack(self, urgent: str, state: str, at: str) -> None:
         self._json(
@@ -300,3 +306,11 @@ def _error_message(raw: bytes, fallback: str) -> str:
         return str(body.get("error", {}).get("message") or fallback)
     except (ValueError, AttributeError):
         return fallback
+
+
+def _error_field(raw: bytes) -> str | None:
+    try:
+        found = json.loads(raw or b"{}").get("error", {}).get("field")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None

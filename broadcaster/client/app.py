@@ -6,12 +6,16 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from audio.player import Sink
+from broadcaster.client import track
 from broadcaster.client.api import ApiError, DeviceApi
 from broadcaster.client.cache import ClipStore, PlanStore
 from broadcaster.client.clock import Clock
 from broadcaster.client.events import EventListener
+from broadcaster.client.geo import Point
+from broadcaster.client.gps import GpsReader, parse_address
 from broadcaster.client.journal import Journal
 from broadcaster.client.pacing import Pacer
 from broadcaster.client.plan import Plan
@@ -32,6 +36,12 @@ class Options:
     version: str = "0.1.0"
     events_wait_s: int = 25
     upload_idle_s: float = 30.0
+    gpsd: str | None = None  # HOST:PORT of gpsd (issue 13); None: no GPS
+    fix_max_age_s: float = 10.0  # an older fix is no fix
+    track_every_s: float = track.EVERY_S
+    track_every_m: float = track.EVERY_M
+    track_max_points: int = track.MAX_POINTS
+    track_upload_s: float = track.UPLOAD_S
 
 
 class Client:
@@ -55,6 +65,26 @@ class Client:
         self.plans = PlanStore(options.cache)
         self.api = DeviceApi(options.server, options.speaker, options.token, self.clock)
         self.uploader = Uploader(self.api, self.journal, options.upload_idle_s)
+        # GPS (issue 13): fixes from gpsd, the track journaled and uploaded. Off by default.
+        self.gps: GpsReader | None = None
+        self.track: track.TrackJournal | None = None
+        self.track_uploader: track.TrackUploader | None = None
+        if options.gpsd:
+            host, port = parse_address(options.gpsd)
+            self.track = track.TrackJournal(
+                options.cache / "track.sqlite3", options.track_max_points
+            )
+            recorder = track.TrackRecorder(
+                self.track, self.clock, options.track_every_s, options.track_every_m
+            )
+            self.gps = GpsReader(
+                host,
+                port,
+                max_age_s=options.fix_max_age_s,
+                mono=self.clock.mono,
+                on_fix=recorder.offer,
+            )
+            self.track_uploader = track.TrackUploader(self.api, self.track, options.track_upload_s)
         self.runner = Runner(
             Pacer(sink, mono=self.clock.mono),
             self.clock,
@@ -64,6 +94,7 @@ class Client:
             on_journal=self.uploader.wake,
             on_bad_clip=self._bad_clip,
             on_status=self._status_changed,
+            position=self._position,
         )
         self.syncer = Syncer(
             self.api,
@@ -83,11 +114,24 @@ class Client:
             options.events_wait_s,
         )
         self.heartbeater = Heartbeater(
-            self.api, self.runner, self.syncer, options.version, self.uploader.server_reachable
+            self.api,
+            self.runner,
+            self.syncer,
+            options.version,
+            self.uploader.server_reachable,
+            self._position_json,
         )
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._player: threading.Thread | None = None
+
+    def _position(self) -> Point | None:
+        fix = self.gps.latest() if self.gps is not None else None
+        return None if fix is None else (fix.lat, fix.lon)
+
+    def _position_json(self) -> dict[str, Any] | None:
+        fix = self.gps.latest() if self.gps is not None else None
+        return None if fix is None else track.position_json(fix, self.clock)
 
     def _bad_clip(self) -> None:
         self.syncer.request()
@@ -109,12 +153,17 @@ class Client:
             log.info("no saved plan: silent until the first sync")
         self._player = threading.Thread(target=self.runner.run, name="playback", daemon=True)
         self._player.start()
-        for name, target in (
+        loops = [
             ("sync", self.syncer.run),
             ("events", self.events.run),
             ("heartbeat", self.heartbeater.run),
             ("upload", self.uploader.run),
-        ):
+        ]
+        if self.gps is not None and self.track_uploader is not None:
+            log.info("GPS from gpsd at %s:%s", self.gps.host, self.gps.port)
+            self.gps.start()
+            loops.append(("track", self.track_uploader.run))
+        for name, target in loops:
             t = threading.Thread(target=target, args=(self.stopping,), name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -131,8 +180,12 @@ class Client:
         self.runner.shutdown()
         self.wait(5.0)
         self.stopping.set()
+        if self.gps is not None:
+            self.gps.stop()
         self.syncer.request()
         self.uploader.wake()
+        if self.track_uploader is not None:
+            self.track_uploader.wake()
         for t in self._threads:
             if t.name != "events":  # it may sit in a long poll; it is a daemon
                 t.join(timeout=upload_timeout_s + 1.0)
@@ -143,4 +196,9 @@ class Client:
                 log.info("uploaded %d play-log entries before exiting", sent)
         except (ApiError, OSError) as exc:
             log.info("left %d play-log entries for the next start (%s)", self.journal.count(), exc)
+        if self.track_uploader is not None and self.track is not None:
+            try:
+                self.track_uploader.flush_once()
+            except (ApiError, OSError) as exc:
+                log.info("left %d track points for the next start (%s)", self.track.count(), exc)
         self.sink.close()

@@ -11,9 +11,10 @@ villages).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -63,42 +64,104 @@ def _on_segment(p: Point, a: Point, b: Point, tolerance: float = 1e-12) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Shape:
+    """A polygon with its bounding box (most points are rejected by the box alone)."""
+
+    points: tuple[Point, ...]
+    box: tuple[float, float, float, float]  # lat min, lat max, lon min, lon max
+
+    @staticmethod
+    def of(points: Sequence[Point]) -> Shape:
+        pts = tuple((float(a), float(b)) for a, b in points)
+        if not pts:
+            return Shape((), (math.inf, -math.inf, math.inf, -math.inf))
+        lats, lons = [p[0] for p in pts], [p[1] for p in pts]
+        return Shape(pts, (min(lats), max(lats), min(lons), max(lons)))
+
+    def contains(self, point: Point) -> bool:
+        lat_lo, lat_hi, lon_lo, lon_hi = self.box
+        if not (lat_lo <= point[0] <= lat_hi and lon_lo <= point[1] <= lon_hi):
+            return False
+        return inside(point, self.points)
+
+
+Hours = tuple[
+    time, time
+]  # [start, end) local; end <= start crosses midnight; end == start: all day
+
+
+def in_hours(local: time, hours: Hours) -> bool:
+    start, end = hours
+    if start == end:
+        return True
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+@dataclass(frozen=True, slots=True)
 class QuietZone:
-    """A place where the loudspeaker is muted or turned down during `hours` (local time,
-    `[start, end)`, crossing midnight when end <= start; None: always)."""
+    """A place where the loudspeaker is muted or turned down during one of its `hours`
+    (local time; none: always)."""
 
     id: str
     polygon: tuple[Point, ...]
-    hours: tuple[time, time] | None = None
-    volume: float = 0.0  # 0: mute; else the gain in (0, 1)
+    hours: tuple[Hours, ...] = ()
+    volume: float = 0.0  # 0: mute; else the gain in (0, 1]
+    shape: Shape | None = None  # the polygon with its box (made from `polygon` if absent)
+
+    def __post_init__(self) -> None:
+        if self.shape is None:
+            object.__setattr__(self, "shape", Shape.of(self.polygon))
 
     def active(self, local: time) -> bool:
-        if self.hours is None:
-            return True
-        start, end = self.hours
-        if start < end:
-            return start <= local < end
-        return local >= start or local < end
+        return not self.hours or any(in_hours(local, h) for h in self.hours)
+
+    def contains(self, point: Point) -> bool:
+        assert self.shape is not None
+        return self.shape.contains(point)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """For the clip at hand: play it or skip it, at what gain, and why (the play log's
-    reason: "" when nothing applies)."""
+    reason: "" when nothing applies); `zone`: the quiet zone that set the gain."""
 
     play: bool
     gain: float
     reason: str
+    zone: str | None = None
 
 
 PLAY = Decision(True, 1.0, "")
+MUTED, LOWERED, OUTSIDE = "muted:quiet_zone", "lowered:quiet_zone", "skipped:outside_area"
+# Never skipped by area, never muted or lowered: an urgent announcement and a live page must
+# be heard wherever the vehicle is (a flood warning in the hospital street too).
+ALWAYS_HEARD = frozenset({"urgent", "live"})
+
+
+def quiet(position: Point | None, local: time, zones: Sequence[QuietZone]) -> Decision:
+    """The gain inside the quiet zones active at `local` that contain `position`: the
+    quietest wins; no fix or no such zone: full gain."""
+    if position is None:
+        return PLAY
+    best: QuietZone | None = None
+    for z in zones:
+        if z.active(local) and z.contains(position) and (best is None or z.volume < best.volume):
+            best = z
+    if best is None:
+        return PLAY
+    gain = min(1.0, max(0.0, best.volume))
+    if gain >= 1.0:
+        return PLAY
+    return Decision(True, gain, MUTED if gain == 0.0 else LOWERED, best.id)
 
 
 def decide(
     position: Point | None,
     local: time,
     zones: Sequence[QuietZone],
-    message_areas: Sequence[Sequence[Point]] = (),
+    message_areas: Sequence[Sequence[Point] | Shape] = (),
 ) -> Decision:
     """What a vehicle at `position` does with a clip at local time `local`.
 
@@ -110,10 +173,43 @@ def decide(
     """
     if position is None:
         return PLAY
-    if message_areas and not any(inside(position, area) for area in message_areas):
-        return Decision(False, 0.0, "skipped:outside_area")
-    gains = [z.volume for z in zones if z.active(local) and inside(position, z.polygon)]
-    if not gains:
-        return PLAY
-    gain = min(gains)
-    return Decision(True, gain, "muted:quiet_zone" if gain == 0.0 else "lowered:quiet_zone")
+    shapes = [a if isinstance(a, Shape) else Shape.of(a) for a in message_areas]
+    if shapes and not any(s.contains(position) for s in shapes):
+        return Decision(False, 0.0, OUTSIDE)
+    return quiet(position, local, zones)
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """What a plan says about places (docs/device-api.md, the plan's `quiet_zones`,
+    `message_areas` and `areas`), ready to decide with: empty for a fixed loudspeaker."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    zones: tuple[QuietZone, ...] = ()
+    message_areas: Mapping[str, tuple[Shape, ...]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.zones and not self.message_areas
+
+    def local(self, now: datetime) -> time:
+        return now.astimezone(self.zone).time()
+
+    def decide(
+        self, position: Point | None, now: datetime, message: str | None, kind: str
+    ) -> Decision:
+        """Whether and how loud a clip of `message` (`kind`) starting at `now` plays."""
+        if kind in ALWAYS_HEARD:
+            return PLAY
+        areas = self.message_areas.get(message, ()) if message else ()
+        return decide(position, self.local(now), self.zones, areas)
+
+    def gain(self, position: Point | None, now: datetime, kind: str) -> Decision:
+        """The gain of a clip already playing (the area was judged when it started: a
+        message begun inside its village is not cut off at the village's edge)."""
+        if kind in ALWAYS_HEARD:
+            return PLAY
+        return quiet(position, self.local(now), self.zones)
+
+
+NO_PLACES = Places()

@@ -96,8 +96,10 @@ class GpsReader:
         silence_s: float = 15.0,
         mono: Callable[[], float] = time.monotonic,
         backoff: Backoff | None = None,
+        on_fix: Callable[[Fix], object] | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self._on_fix = on_fix  # every fix, in this reader's thread (the track recorder)
         self.max_age_s = max_age_s
         self.silence_s = silence_s  # no line at all for this long: reconnect
         self._mono = mono
@@ -157,6 +159,8 @@ class GpsReader:
                             self._fix = fix
                         self._backoff.reset()
                         self._report(None)
+                        if self._on_fix is not None:
+                            self._on_fix(fix)
 
     def _report(self, problem: str | None) -> None:
         if problem == self._problem:

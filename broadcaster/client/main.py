@@ -1,7 +1,7 @@
 """``broadcaster-client``: plays one loudspeaker's plan from its cache, synced with the server.
 
 broadcaster-client --server URL --speaker ID (--token TOKEN | --token-file PATH)
-                   [--cache DIR] [--output alsa|file:PATH|null]
+                   [--cache DIR] [--output alsa|file:PATH|null] [--gpsd HOST:PORT]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from types import FrameType
 from audio.errors import AudioError
 from audio.player import make_sink
 from broadcaster.client.app import Client, Options
+from broadcaster.client.gps import parse_address
 from broadcaster.client.watchdog import Watchdog
 
 log = logging.getLogger("broadcaster.client")
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for clips, the saved plan and the journal (default ./client-cache)",
     )
     p.add_argument("--output", default="alsa", help="alsa, file:PATH or null (default alsa)")
+    p.add_argument(
+        "--gpsd",
+        metavar="HOST:PORT",
+        help="read the vehicle's position from gpsd (e.g. 127.0.0.1:2947); default: no GPS",
+    )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     return p
 
@@ -86,7 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     except AudioError as exc:
         log.error("%s", exc)
         return 2
-    options = Options(args.server, args.speaker, token, args.cache, version=_version())
+    if args.gpsd is not None:
+        try:
+            parse_address(args.gpsd)
+        except ValueError as exc:
+            log.error("%s", exc)
+            return 2
+    options = Options(
+        args.server, args.speaker, token, args.cache, version=_version(), gpsd=args.gpsd
+    )
     client = Client(options, sink, watchdog=Watchdog())
     log.info("starting: server %s, cache %s, output %s", args.server, args.cache, args.output)
 

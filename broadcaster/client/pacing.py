@@ -19,6 +19,9 @@ URGENT_FADE_S = 0.1
 FAST_CUTS = frozenset({"cut:urgent", "cut:live"})  # what preempts a clip fades out fast
 TAIL_GRACE_S = 0.05  # a clip that overruns its stop by less than this counts as complete
 JOIN_GRACE_S = 0.005  # a clip that can start this little after its time plays from its start
+# A change of gain mid-clip (a quiet zone entered or left, issue 13) ramps over this long:
+# no click, and the clip goes on where it is.
+GAIN_RAMP_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +74,13 @@ class Pacer:
         stop_reason: str = "cut:window-end",
         check: Callable[[], str | None] = lambda: None,
         on_tick: Callable[[int], None] | None = None,
+        gain: Callable[[], float] | None = None,
     ) -> PlayResult:
         """Play ``reader`` to its end, to ``stop_at`` (fading into it), or until ``check``
         returns a reason (then fade out over ``fade_s`` and stop).
+
+        ``gain`` (asked once per chunk; 0 to 1) scales the clip as it plays: a change ramps
+        over ``GAIN_RAMP_S`` and the clip goes on where it is (a quiet zone, issue 13).
 
         ``stop_at`` cuts only a clip that, started now, would not end by it (within
         ``TAIL_GRACE_S``); otherwise it is the clip's own end and the clip plays whole, however
@@ -97,6 +104,7 @@ class Pacer:
         reason = ""
         completed = False
         fade_end: float | None = None
+        level = 1.0 if gain is None else _clamp(gain())  # a clip starts at its gain, no ramp
         self.sink.begin(info)
         try:
             while True:
@@ -131,10 +139,14 @@ class Pacer:
                 cut_by_deadline = (
                     stop_at is not None and stop_at < t + remaining / rate - TAIL_GRACE_S
                 )
+                levels, level = _ramp(level, 1.0 if gain is None else _clamp(gain()), count, rate)
                 if fade_end is not None or cut_by_deadline:
-                    pcm = scale(
-                        pcm, [self._gain(t + i / rate, stop_at, fade_end) for i in range(count)]
-                    )
+                    fades = [self._gain(t + i / rate, stop_at, fade_end) for i in range(count)]
+                    if levels is not None:
+                        fades = [a * b for a, b in zip(fades, levels, strict=True)]
+                    pcm = scale(pcm, fades)
+                elif levels is not None:
+                    pcm = bytes(len(pcm)) if not any(levels) else scale(pcm, levels)
                 self.sink.write(pcm)
                 frames += count
                 self.written_until = t + count / rate
@@ -236,3 +248,20 @@ class Pacer:
                 self.sink.silence(n)
                 self.written_until += n / rate
             wake.wait(max(0.0, min(until, self.written_until - lead) - self._mono()))
+
+
+def _clamp(g: float) -> float:
+    return 1.0 if not math.isfinite(g) else min(1.0, max(0.0, g))
+
+
+def _ramp(level: float, target: float, count: int, rate: int) -> tuple[list[float] | None, float]:
+    """Per-frame gains from ``level`` towards ``target`` (at most 1/``GAIN_RAMP_S`` a second),
+    and the level reached; None when every frame is at full gain."""
+    if level == target:
+        return (None if level == 1.0 else [level] * count), level
+    step = 1.0 / (rate * GAIN_RAMP_S)
+    out = []
+    for _ in range(count):
+        level = min(target, level + step) if level < target else max(target, level - step)
+        out.append(level)
+    return out, level

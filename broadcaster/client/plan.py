@@ -4,12 +4,17 @@ through the wire models the server builds them with (broadcaster/schema.py)."""
 from __future__ import annotations
 
 import bisect
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadcaster import schema
+from broadcaster.client.geo import NO_PLACES, Places, QuietZone, Shape
 from broadcaster.errors import ValidationError
+
+log = logging.getLogger(__name__)
 
 
 def parse_time(value: Any, where: str) -> datetime:
@@ -70,6 +75,7 @@ class Plan:
     etag: str | None = None
     zone: str = "UTC"
     chime: str | None = None  # the pre-announce chime's key (in ``clips``), None without one
+    places: Places = NO_PLACES  # quiet zones and area-bound messages (a vehicle; issue 13)
     _item_starts: list[datetime] = field(default_factory=list, repr=False, compare=False)
     _window_starts: list[datetime] = field(default_factory=list, repr=False, compare=False)
 
@@ -143,7 +149,34 @@ def parse_plan(body: dict[str, Any], etag: str | None = None) -> Plan:
         etag=etag,
         zone=wire.zone,
         chime=chime,
+        places=parse_places(wire),
     )
+
+
+def parse_places(wire: schema.PlanContent) -> Places:
+    """The plan's quiet zones and area-bound messages, ready to decide with. Lenient where a
+    mistake would be loud: hours that do not read make their zone quiet at all hours."""
+    if not (wire.quiet_zones or wire.message_areas):
+        return NO_PLACES
+    try:
+        zone = ZoneInfo(wire.zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    zones = []
+    for q in wire.quiet_zones:
+        try:
+            hours = tuple((time.fromisoformat(h.start), time.fromisoformat(h.end)) for h in q.hours)
+        except ValueError:
+            log.warning("quiet zone %s: hours %s do not read; quiet at all hours", q.id, q.hours)
+            hours = ()
+        volume = 0.0 if q.action == "mute" or q.volume is None else q.volume / 100
+        zones.append(QuietZone(q.id, q.polygon, hours, min(1.0, max(0.0, volume))))
+    shapes = {a: Shape.of(polygon) for a, polygon in wire.areas.items() if len(polygon) >= 3}
+    bound = {
+        message: tuple(shapes[a] for a in areas if a in shapes)
+        for message, areas in wire.message_areas.items()
+    }
+    return Places(zone, tuple(zones), {m: s for m, s in bound.items() if s})
 
 
 def _tolerant(body: Any) -> Any:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 FIRST_BEAT_WAIT_S = 10.0
 PROMPT_GAP_S = 0.5  # prompt heartbeats (a clip started or stopped, a new plan): at most this often
-VOLUME = 100  # the client does not scale audio; the amplifier sets the level
+VOLUME = 100  # the amplifier sets the level; the client scales only in quiet zones
 
 
 class Heartbeater:
@@ -33,8 +33,10 @@ class Heartbeater:
         syncer: Syncer,
         version: str,
         on_success: Callable[[], None] = lambda: None,
+        position: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         self.api = api
+        self.position = position  # the vehicle's fresh fix as the heartbeat's `position`
         self.runner = runner
         self.syncer = syncer
         self.version = version
@@ -52,10 +54,11 @@ class Heartbeater:
         plan = self.runner.plan
         clock = self.runner.clock
         last_sync = self.syncer.last_sync
-        return {
+        payload = {
             "state": snap["state"],
             "now_playing": snap["now_playing"],
-            "volume": VOLUME,
+            # A quiet zone lowers (or mutes) what plays: the level the speaker plays at now.
+            "volume": round(VOLUME * snap.get("gain", 1.0)),
             "last_sync": iso(last_sync) if last_sync else None,
             "plan_etag": plan.etag if plan else None,
             "client_time": iso(clock.system_now()),
@@ -64,6 +67,10 @@ class Heartbeater:
             "selftest": snap["selftest"],
             "version": self.version,
         }
+        position = self.position()
+        if position is not None:  # no fix (or none fresh): left out, as a fixed speaker's
+            payload["position"] = position
+        return payload
 
     def beat_once(self) -> None:
         answer = self.api.heartbeat(self.payload())

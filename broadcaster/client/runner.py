@@ -20,6 +20,7 @@ from audio.errors import AudioError
 from audio.player import ClipInfo
 from broadcaster.client.cache import ClipError, ClipStore
 from broadcaster.client.clock import Clock
+from broadcaster.client.geo import MUTED, Decision, Point
 from broadcaster.client.journal import Journal
 from broadcaster.client.live import LivePlayback
 from broadcaster.client.livemode import (
@@ -32,7 +33,7 @@ from broadcaster.client.livemode import (
 )
 from broadcaster.client.pacing import Pacer, PlayResult
 from broadcaster.client.pcm import ClipReader
-from broadcaster.client.plan import ClipSpec, Plan, UrgentEvent
+from broadcaster.client.plan import ClipSpec, Item, Plan, UrgentEvent
 from broadcaster.client.timeline import (
     ENDING_CUTS,
     Playing,
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 IDLE_TICK_S = 1.0  # the loop re-decides at least this often (and feeds the watchdog)
 CHECK_EVERY_S = 0.1  # while playing, re-check for cuts this often (at once when woken)
+GAIN_EVERY_S = 0.2  # while playing, re-judge the quiet zones this often (issue 13)
 
 
 def iso(t: datetime) -> str:
@@ -73,8 +75,10 @@ class Runner:
         on_journal: Callable[[], None] = lambda: None,
         on_bad_clip: Callable[[], None] = lambda: None,
         on_status: Callable[[], None] = lambda: None,
+        position: Callable[[], Point | None] = lambda: None,
     ) -> None:
         self.pacer = pacer
+        self._position = position  # the vehicle's fresh GPS fix, or None (issue 13)
         self.clock = clock
         self.clips = clips
         self.journal = journal
@@ -100,6 +104,14 @@ class Runner:
         self._live_on: LivePlayback | None = None  # the page on the air
         self._live_seen: list[str] = []  # page ids taken (a page is taken once)
         self.selftest: dict[str, Any] | None = journal.get("selftest")
+        # The quiet zones while a clip plays: the decision in force, when it is judged
+        # again, the quietest one met and how long the clip played below full gain.
+        self._quiet = Decision(True, 1.0, "")
+        self._quiet_next = 0.0
+        self._quiet_last = 0.0
+        self._quietest: Decision | None = None
+        self._quiet_s = 0.0
+        self._quiet_said: tuple[float, str | None] = (1.0, None)  # logged when it changes
 
     # -- called from other threads -------------------------------------------------------
 
@@ -216,7 +228,13 @@ class Runner:
         if now_playing is not None:
             rate = self.pacer.sink.rate
             now_playing["position_ms"] = round((self._offset_s + self._frames / rate) * 1000)
-        return {"state": status, "now_playing": now_playing, "selftest": self.selftest}
+        gain = self._quiet.gain if now_playing is not None else 1.0
+        return {
+            "state": status,
+            "now_playing": now_playing,
+            "selftest": self.selftest,
+            "gain": gain,
+        }
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -271,6 +289,12 @@ class Runner:
             self._state = replace(self._state, done_through=item.start)
         assert plan is not None
         spec = plan.clips[item.clip]
+        places = plan.places
+        if not places.empty and item.kind != "urgent":
+            where = places.decide(self._position(), self.clock.now(), item.message, item.kind)
+            if not where.play:
+                self._skip(item, where.reason)
+                return
         playing = Playing(
             plan_urgent=item.urgent if item.kind == "urgent" else None, needs_window=d.needs_window
         )
@@ -278,7 +302,8 @@ class Runner:
         if item.urgent and item.kind == "urgent":
             self._ack(item.urgent, "playing")
         healthy_before = self.pacer.sink.health()[0]
-        result = self._play(spec, info, playing, item.start, d.offset_s, d.stop_at)
+        quiet = None if places.empty or item.kind == "urgent" else plan
+        result = self._play(spec, info, playing, item.start, d.offset_s, d.stop_at, quiet=quiet)
         if item.urgent and item.kind == "urgent" and result is not None:
             cut = result.reason in ENDING_CUTS or result.reason == TAKEN  # not played again
             self._ack(item.urgent, "cut" if cut else "played")
@@ -344,8 +369,10 @@ class Runner:
         offset_s: float,
         stop_at: datetime | None,
         stop_reason: str = "cut:window-end",
+        quiet: Plan | None = None,
     ) -> PlayResult | None:
-        """Verify, play and journal one clip; None if it could not be played."""
+        """Verify, play and journal one clip; None if it could not be played. With ``quiet``
+        (the plan, for a clip the quiet zones apply to) the gain follows them as it plays."""
         if self.clips.status(spec, full=True) != "ok":
             log.error(
                 "clip %s is missing or corrupt: skipping it, asking for a resync", spec.key[:12]
@@ -387,6 +414,7 @@ class Runner:
                 },
             )
             stop_mono = None if stop_at is None else self.clock.to_mono(stop_at)
+            self._quiet_start(quiet, info.kind)
             result = self.pacer.play(
                 reader,
                 info,
@@ -394,17 +422,30 @@ class Runner:
                 stop_reason=stop_reason,
                 check=self._check,
                 on_tick=self._tick,
+                gain=None if quiet is None else lambda: self._gain(quiet, info.kind),
             )
         finally:
             reader.close()
             self._playing = None
             self._set_status("idle", None)
+            quietest, quiet_s = self._quietest, self._quiet_s
+            self._quiet, self._quietest = Decision(True, 1.0, ""), None
         entry.update(
             started_at=iso(self.clock.from_mono(result.started_mono)),
             ended_at=iso(self.clock.from_mono(result.ended_mono)),
             completed=result.completed,
             reason=result.reason,
         )
+        if quietest is not None:
+            # A cut says why the clip ended and wins; a muted clip was not heard whole, a
+            # lowered one was (more quietly). The zone and the time below full gain go along.
+            if not result.reason:
+                entry.update(completed=quietest.reason != MUTED, reason=quietest.reason)
+            entry["quiet"] = {
+                "zone": quietest.zone,
+                "gain": round(quietest.gain, 2),
+                "ms": round(quiet_s * 1000),
+            }
         self.journal.close_play(entry)
         self._on_journal()
         log.info(
@@ -416,6 +457,61 @@ class Runner:
             "" if result.completed else f", {result.reason}",
         )
         return result
+
+    def _quiet_start(self, plan: Plan | None, kind: str) -> None:
+        """Judge the quiet zones as a clip starts (it starts at that gain)."""
+        self._quietest, self._quiet_s = None, 0.0
+        self._quiet = Decision(True, 1.0, "")
+        self._quiet_next = self._quiet_last = 0.0
+        if plan is not None:
+            self._gain(plan, kind)
+
+    def _gain(self, plan: Plan, kind: str) -> float:
+        """The gain the quiet zones ask for now (asked by the pacer every chunk; judged every
+        ``GAIN_EVERY_S``, from the freshest fix), noting what the play log will say."""
+        now_mono = self.clock.mono()
+        if self._quiet.gain < 1.0 and self._quiet_last:
+            self._quiet_s += max(0.0, now_mono - self._quiet_last)
+        self._quiet_last = now_mono
+        if now_mono >= self._quiet_next:
+            self._quiet_next = now_mono + GAIN_EVERY_S
+            self._quiet = plan.places.gain(self._position(), self.clock.now(), kind)
+            if self._quiet.gain < 1.0 and (
+                self._quietest is None or self._quiet.gain < self._quietest.gain
+            ):
+                self._quietest = self._quiet
+            said = (self._quiet.gain, self._quiet.zone)
+            if said != self._quiet_said:
+                self._quiet_said = said
+                log.info(
+                    "quiet zone: %s",
+                    f"{self._quiet.reason} in {self._quiet.zone} (gain {self._quiet.gain:.2f})"
+                    if self._quiet.zone
+                    else "left; full gain",
+                )
+        return self._quiet.gain
+
+    def _skip(self, item: Item, reason: str) -> None:
+        """A plan item not played here (outside its message's areas): its slot stays silent
+        (the next item starts at its own time, and the window's hard stop is untouched); the
+        play log says so."""
+        now = iso(self.clock.now())
+        self.journal.close_play(
+            {
+                "id": str(uuid.uuid4()),
+                "clip": item.clip,
+                "message": item.message,
+                "kind": item.kind,
+                "urgent": None,
+                "planned_start": iso(item.start),
+                "started_at": now,
+                "ended_at": now,
+                "completed": False,
+                "reason": reason,
+            }
+        )
+        self._on_journal()
+        log.info("skipped %s %s: %s", item.kind, item.message or "-", reason)
 
     def _play_live(self, pb: LivePlayback) -> None:
         """One live page: the chime, then its audio until it ends; one play-log entry."""

@@ -38,14 +38,14 @@ def test_distance():
 
 
 def test_quiet_zone_hours_cross_midnight():
-    night = QuietZone("hospital", HOSPITAL, (time(22, 0), time(6, 0)))
+    night = QuietZone("hospital", HOSPITAL, ((time(22, 0), time(6, 0)),))
     assert night.active(time(23, 0)) and night.active(time(5, 59))
     assert not night.active(time(6, 0)) and not night.active(time(12, 0))
 
 
 def test_decisions():
     hospital = QuietZone("hospital", HOSPITAL, volume=0.0)
-    school = QuietZone("school", VILLAGE, (time(8, 0), time(11, 0)), volume=0.3)
+    school = QuietZone("school", VILLAGE, ((time(8, 0), time(11, 0)),), volume=0.3)
     noon, nine = time(12, 0), time(9, 0)
     assert decide(None, noon, [hospital]).play  # no fix: as without GPS
     assert decide((36.204, 111.704), noon, [hospital]).reason == "muted:quiet_zone"

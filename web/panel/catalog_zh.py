@@ -583,6 +583,9 @@ ZH: dict[str, str] = {
     "Interrupted by a live talk": "被现场喊话打断",
     "The live talk's stream was lost": "现场喊话的音频流中断",
     "The live talk reached its maximum length": "现场喊话达到最长时间",
+    "Skipped: the vehicle was outside the message's areas": "未播放：宣传车不在该消息的区域内",
+    "Muted in a quiet zone": "在静音区内静音",
+    "Turned down in a quiet zone": "在静音区内降低音量",
     # Editing outlines and quiet zones (issue 13, web/panel/map_views.py)
     "Back to the map": "返回地图",
     "Choose mute or a volume.": "请选择静音或降低音量。",

@@ -31,6 +31,10 @@ REASONS = {
     "cut:live": "Interrupted by a live talk",
     "cut:stream-lost": "The live talk's stream was lost",
     "cut:max-length": "The live talk reached its maximum length",
+    # A vehicle's GPS decisions (issue 13)
+    "skipped:outside_area": "Skipped: the vehicle was outside the message's areas",
+    "muted:quiet_zone": "Muted in a quiet zone",
+    "lowered:quiet_zone": "Turned down in a quiet zone",
 }
 
 # Audit actions as the panel names them (English source, Chinese in catalog_zh).
