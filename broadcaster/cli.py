@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the service (web panel, APIs, scheduler)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes on one socket (PostgreSQL only; deploy/README.md)",
+    )
+    # Given by `--workers` to the processes it starts (broadcaster/workers.py).
+    p.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     _common(p)
     return parser
 
@@ -115,6 +124,16 @@ def _parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of 1 or more: {text!r}")
+    return value
 
 
 def _now() -> datetime:
@@ -360,6 +379,13 @@ def _token_file(path: Path) -> TextIO:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from broadcaster import workers
+
+    refused = workers.refusal(args.workers, args.db)
+    if refused is not None:
+        raise UsageError(refused)
+    if args.workers > 1:
+        return workers.supervise(args)
     from broadcaster.server import serve
 
     return serve(args)

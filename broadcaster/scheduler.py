@@ -1,7 +1,12 @@
-"""The APScheduler shell: exactly one per database, jobs derived from the database.
+"""The APScheduler shell: the jobs run in exactly one process per database.
 
-A lease in the database makes a second `serve` on the same database refuse to start its
-scheduler. Jobs read the clock once and pass `now` down to `broadcaster.jobs`.
+A lease in the database says which process runs the jobs (and the pusher of plan changes).
+On SQLite a second `serve` on the same database refuses to start. On PostgreSQL every server
+process starts a shell in standby (`start(standby=True)`): it tries to take the lease every
+`RENEW_EVERY`, and the one that holds it runs the jobs; when the holder dies (or its host),
+its lease runs out after at most `LEASE_TTL` and another process takes it over, at once if
+the holder was a process on the same host that is gone. Jobs read the clock once and pass
+`now` down to `broadcaster.jobs`.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -25,8 +32,15 @@ from broadcaster.service import Service
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-LEASE_TTL = timedelta(seconds=30)
+# A dead holder's lease runs out at most LEASE_TTL after its last renewal, which was at most
+# RENEW_EVERY before it died; a standby tries every RENEW_EVERY: another process runs the
+# jobs at most LEASE_TTL + RENEW_EVERY = 25 s after the holder died (issue 14: within 30 s).
+# LEASE_TTL - RENEW_EVERY (15 s) is the room left for clock skew between hosts and a loop
+# that could not renew on time.
+LEASE_TTL = timedelta(seconds=20)
+RENEW_EVERY = timedelta(seconds=5)
 COLLECT_EVERY = timedelta(minutes=10)
+KEYS_PER_MESSAGE = 100  # clip keys are 64 characters: 100 fit in one NOTIFY
 COLLECT_AT_MOST_EVERY_S = 10.0  # when renders keep the cache over its budget
 WINDOW_JOB = "pre-render-before:"  # + a schedule's id: half an hour before its window opens
 # APScheduler says "Running job ..." and "... executed successfully" at INFO for every run
@@ -63,8 +77,20 @@ def _dead_local_process(owner: str) -> bool:
     return False
 
 
+class _Either:
+    """Set when `stop` is set or this process no longer runs the jobs: the pusher's stop
+    (`Service.run_pusher` only asks `is_set`)."""
+
+    def __init__(self, stop: threading.Event, leading: threading.Event) -> None:
+        self._stop_event = stop
+        self._leading = leading
+
+    def is_set(self) -> bool:
+        return self._stop_event.is_set() or not self._leading.is_set()
+
+
 class SchedulerShell:
-    """Starts, feeds and stops the server-side jobs."""
+    """Starts, feeds and stops the server-side jobs; holds or waits for the lease."""
 
     def __init__(self, service: Service, clock: Callable[[], datetime]) -> None:
         self.service = service
@@ -74,17 +100,20 @@ class SchedulerShell:
         self._revision = -1
         self._scheduler: BaseScheduler | None = None
         self._collected_at = -COLLECT_AT_MOST_EVERY_S
+        self.leading = threading.Event()  # set while this process holds the lease
+        self._lead_guard = threading.Lock()
 
-    def start(self) -> None:
-        """Take the lease and start; `Conflict` if another process runs the scheduler."""
+    def start(self, *, standby: bool = False) -> None:
+        """Take the lease and start the jobs.
+
+        Without `standby`: `Conflict` if another process holds the lease. With it (many
+        processes on PostgreSQL): start anyway and take the lease when it comes free.
+        """
         store = self.service.store
         now = self.clock()
-        holder = store.journal.lease_holder(LEASE, now)
-        if holder is not None and _dead_local_process(holder):
-            # A server on this machine was killed without releasing it: take over now.
-            log.warning("taking over the scheduler lease of %s (process is gone)", holder)
-            store.journal.release_lease(LEASE, holder)
-        if not store.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
+        self._take_over_from_the_dead(now)
+        acquired = store.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL)
+        if not acquired and not standby:
             holder = store.journal.lease_holder(LEASE, now)
             raise Conflict(
                 f"another broadcaster server ({holder}) already runs the scheduler on this "
@@ -99,26 +128,75 @@ class SchedulerShell:
         )
         # Each job is named for what it does: the name is its id, and what the log says
         # when it fails or is late.
-        self._add(scheduler, "lease", self._renew, "interval", seconds=10)
-        self._add(scheduler, "pre-render", self._prerender, "interval", minutes=10,
-                  next_run_time=now)  # fmt: skip
-        self._add(scheduler, "offline", self._offline, "interval", seconds=5)
-        self._add(scheduler, "expire-urgents", self._expire, "interval", seconds=15)
-        self._add(scheduler, "clean-clips", self._collect, "interval",
-                  seconds=COLLECT_EVERY.total_seconds(), next_run_time=now)  # fmt: skip
-        self._add(scheduler, "watch-schedules", self._sync_window_jobs, "interval", seconds=30,
-                  next_run_time=now)  # fmt: skip
-        for feed in settings.cap.feeds:  # upstream CAP feeds (issue 15, docs/cap.md)
-            poller = FeedPoller(self.service, feed)
-            self._add(scheduler, f"cap-feed:{feed.id}", poller.poll, "interval",
-                      seconds=feed.every_s, next_run_time=now)  # fmt: skip
+        self._add(scheduler, "lease", self._renew, "interval",
+                  seconds=RENEW_EVERY.total_seconds())  # fmt: skip
         scheduler.start()
         self._scheduler = scheduler
-        self.service.library.over_budget = self._collect_soon
+        # A render in another process took the cache over its budget (see _follow).
+        self.service.notifier.on("collect-clips", lambda _message: self._collect_soon())
+        self.service.notifier.on(
+            "clips-removed", lambda message: self.service.library.forget_keys(message["keys"])
+        )
+        if acquired:
+            self._lead(now)
+        else:
+            self.service.library.over_budget = self._ask_for_collection
+            holder = store.journal.lease_holder(LEASE, now)
+            log.info("scheduler standing by (%s): %s runs the jobs", self.owner, holder)
+
+    def _take_over_from_the_dead(self, now: datetime) -> None:
+        journal = self.service.store.journal
+        holder = journal.lease_holder(LEASE, now)
+        if holder is not None and holder != self.owner and _dead_local_process(holder):
+            # A server on this machine was killed without releasing it: take over now.
+            log.warning("taking over the scheduler lease of %s (process is gone)", holder)
+            journal.release_lease(LEASE, holder)
+
+    def _lead(self, now: datetime) -> None:
+        """This process holds the lease: add the jobs."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        with self._lead_guard:
+            if self.leading.is_set():
+                return
+            self._revision = -1  # the window jobs are rebuilt by watch-schedules
+            self._last_expiry_check = now
+            settings = self.service.settings
+            self._add(scheduler, "pre-render", self._prerender, "interval", minutes=10,
+                      next_run_time=now)  # fmt: skip
+            self._add(scheduler, "offline", self._offline, "interval", seconds=5)
+            self._add(scheduler, "expire-urgents", self._expire, "interval", seconds=15)
+            self._add(scheduler, "clean-clips", self._collect, "interval",
+                      seconds=COLLECT_EVERY.total_seconds(), next_run_time=now)  # fmt: skip
+            self._add(scheduler, "watch-schedules", self._sync_window_jobs, "interval",
+                      seconds=30, next_run_time=now)  # fmt: skip
+            for name, job in jobs.RETENTION_JOBS.items():  # data that grows is bounded
+                self._add(scheduler, name, partial(job, self.service), "interval",
+                          seconds=jobs.RETENTION_EVERY.total_seconds(),
+                          next_run_time=now + jobs.RETENTION_FIRST)  # fmt: skip
+            for feed in settings.cap.feeds:  # upstream CAP feeds (issue 15, docs/cap.md)
+                poller = FeedPoller(self.service, feed)
+                self._add(scheduler, f"cap-feed:{feed.id}", poller.poll, "interval",
+                          seconds=feed.every_s, next_run_time=now)  # fmt: skip
+            self.service.library.over_budget = self._collect_soon
+            self.leading.set()
+        self.service.request_push()  # the pusher starts here: it learns the plan ETags
         log.info("scheduler started (%s, zone %s)", self.owner, settings.zone.key)
+
+    def _follow(self) -> None:
+        """Another process holds the lease: remove every job but the lease's."""
+        with self._lead_guard:
+            self.leading.clear()
+            self.service.library.over_budget = self._ask_for_collection
+            if self._scheduler is not None:
+                for job in self._scheduler.get_jobs():
+                    if job.id != "lease":
+                        job.remove()
 
     def stop(self) -> None:
         """Stop the jobs and give the lease back."""
+        self.leading.clear()
         self.service.library.over_budget = None
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
@@ -127,6 +205,25 @@ class SchedulerShell:
             self.service.store.journal.release_lease(LEASE, self.owner)
         except Exception:
             log.exception("could not release the scheduler lease")
+
+    def run_pusher(self, stop: threading.Event) -> None:
+        """Run the service's pusher of plan changes while this process holds the lease (one
+        pusher per database: a change is announced once), until `stop` is set."""
+        while not stop.is_set():
+            if not self.leading.wait(1.0):
+                continue
+            self.service.run_pusher(cast(threading.Event, _Either(stop, self.leading)))
+
+    def lease(self) -> dict[str, Any]:
+        """Who runs the jobs and until when (for /healthz)."""
+        now = self.clock()
+        held = self.service.store.journal.lease(LEASE)
+        owner, until = held if held is not None else (None, None)
+        return {
+            "holder": owner if until is not None and until > now else None,
+            "until": until.isoformat() if until is not None else None,
+            "this_process": self.leading.is_set(),
+        }
 
     def job_ids(self) -> list[str]:
         """The ids of the scheduled jobs (for tests and the dashboard)."""
@@ -154,11 +251,16 @@ class SchedulerShell:
         return run
 
     def _renew(self, now: datetime) -> None:
-        if not self.service.store.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
-            log.critical("lost the scheduler lease to another process: stopping this scheduler")
-            if self._scheduler is not None:
-                self._scheduler.shutdown(wait=False)
-                self._scheduler = None
+        journal = self.service.store.journal
+        if not self.leading.is_set():
+            self._take_over_from_the_dead(now)
+        if journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL):
+            if not self.leading.is_set():
+                log.warning("took over the scheduler lease (%s): running the jobs", self.owner)
+                self._lead(now)
+        elif self.leading.is_set():
+            log.critical("lost the scheduler lease to another process: stopping its jobs here")
+            self._follow()
 
     def _prerender(self, now: datetime) -> None:
         report = jobs.prerender(self.service, now)
@@ -173,13 +275,21 @@ class SchedulerShell:
 
     def _collect(self, now: datetime) -> None:
         self._collected_at = time.monotonic()
-        jobs.collect_clips(self.service, now)
+        report = jobs.collect_clips(self.service, now)
+        keys = [clip.key for clip in report.removed] if report is not None else []
+        # The other processes forget them too (a later request renders them again).
+        for at in range(0, len(keys), KEYS_PER_MESSAGE):
+            self.service.notifier.send("clips-removed", keys=keys[at : at + KEYS_PER_MESSAGE])
+
+    def _ask_for_collection(self) -> None:
+        """A render here took the clip cache over its budget: the lease holder collects."""
+        self.service.notifier.send("collect-clips")
 
     def _collect_soon(self) -> None:
         """A render took the clip cache over its budget: run the collection now, or a few
         seconds after the last one while renders keep the cache there."""
         scheduler = self._scheduler
-        if scheduler is None:
+        if scheduler is None or not self.leading.is_set():
             return
         wait_s = max(0.0, self._collected_at + COLLECT_AT_MOST_EVERY_S - time.monotonic())
         scheduler.modify_job("clean-clips", next_run_time=self.clock() + timedelta(seconds=wait_s))

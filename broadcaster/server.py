@@ -16,12 +16,13 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from broadcaster.config import ServerSettings, load_settings
 from broadcaster.deadlines import Timeouts
 from broadcaster.errors import Conflict, NotFound
 from broadcaster.models import Role, User
-from broadcaster.notify import Notifier
+from broadcaster.notify import make_notifier
 from broadcaster.passwords import generate_password, hash_password, verify_password
 from broadcaster.scheduler import SchedulerShell
 from broadcaster.service import Service
@@ -76,6 +77,7 @@ def timeouts_of(settings: ServerSettings) -> Timeouts:
 
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT."""
+    from broadcaster import workers
     from broadcaster.httpserver import make_server
     from web.app import create_app
 
@@ -97,11 +99,13 @@ def serve(args: argparse.Namespace) -> int:
     now = utc_now()
     store = open_store(settings, data, now, args.db)
     library = make_library(settings, data)
-    notifier = Notifier(store.devices.last_event_seq())
+    notifier = make_notifier(store)  # LISTEN/NOTIFY on PostgreSQL (broadcaster/notify.py)
     service = Service(settings, store, library, notifier, utc_now)
+    workers.attach(service)  # caches right across processes (broadcaster/workers.py)
     scheduler = SchedulerShell(service, utc_now)
     try:
-        scheduler.start()
+        # On PostgreSQL every process stands by for the lease (it fails over: issue 14).
+        scheduler.start(standby=store.dialect == "postgresql")
     except Conflict as exc:
         close_library(library)
         store.close()
@@ -116,14 +120,19 @@ def serve(args: argparse.Namespace) -> int:
         secret_key=secret_key(data),
         secure_cookies=settings.server.secure_cookies,
     )
+    app.extensions["broadcaster.health"] = lambda: {
+        "lease": scheduler.lease(),
+        "worker": workers.process_state(notifier),
+    }
     stop = threading.Event()
     watcher = threading.Thread(
         target=notifier.watch, args=(store.devices.last_event_seq, stop), daemon=True
     )
     watcher.start()
-    pusher = threading.Thread(target=service.run_pusher, args=(stop,), daemon=True)
+    pusher = threading.Thread(target=scheduler.run_pusher, args=(stop,), daemon=True)
     pusher.start()
-    server = make_server((host, port), app, timeouts_of(settings.server))
+    listener: Any = workers.listener_of(args) or (host, port)  # inherited under --workers
+    server = make_server(listener, app, timeouts_of(settings.server))
     server.start()
     url = f"http://{host}:{server.server_port}/"
     print(f"broadcaster: serving {settings.name} at {url} (data in {data.resolve()})", flush=True)

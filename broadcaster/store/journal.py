@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, text, update
 from sqlalchemy.engine import RowMapping
 
 from broadcaster.errors import ValidationError
@@ -118,4 +118,20 @@ class Journal(Part):
             row = conn.execute(
                 select(t.leases.c.owner).where(t.leases.c.name == name, t.leases.c.expires_at > now)
             ).first()
+        return None if row is None else str(row[0])
+
+    def lease(self, name: str) -> tuple[str, datetime] | None:
+        """The lease's last owner and when it runs out (also if it already did); None if
+        no one ever took it or it was given back."""
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                select(t.leases.c.owner, t.leases.c.expires_at).where(t.leases.c.name == name)
+            ).first()
+        return None if row is None else (str(row[0]), row[1])
+
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at, in one short query (for /healthz;
+        Alembic's own reader logs two lines at INFO each time)."""
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
         return None if row is None else str(row[0])
