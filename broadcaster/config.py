@@ -85,6 +85,24 @@ class ServerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """How long growing data keeps its rows (issue 14, docs/design.md "Storage").
+
+    `plays_days`: a play's own row (the per-play detail of reports and the CSV) is kept this
+    many days after its day; then the `retire-plays` job folds it into the daily totals per
+    loudspeaker and message (`play_days`, kept for good) and deletes the row. 400: more
+    than the 366 days a client may upload a play late (its id still finds the row, so a
+    resent play is not counted twice) and a month of last year still has its plays.
+    `track_days`: the vehicles' GPS points (the map, the coverage report: a quarter).
+    `events_days`: the long-poll events; a client away longer resyncs from its plan.
+    The audit log is kept whole (append-only by design)."""
+
+    plays_days: int = 400
+    track_days: int = 90
+    events_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole deployment as read from the configuration file."""
 
@@ -110,11 +128,13 @@ class Settings:
     live_max_minutes: int = limits.LIVE_MIN.default
     # `cap:` CAP 1.2 in and out (issue 15, broadcaster/cap/settings.py, docs/cap.md).
     cap: CapSettings = field(default_factory=CapSettings)
+    # `retention:` how long plays, tracks and events keep their rows (issue 14).
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 TOP_KEYS = {
     "deployment", "audio", "server", "lexicon", "areas", "speakers", "messages",
-    "programs", "schedules", "users", "live", "cap", "quiet_zones",
+    "programs", "schedules", "users", "live", "cap", "quiet_zones", "retention",
 }  # fmt: skip
 
 
@@ -152,6 +172,18 @@ def load_settings(path: Path) -> Settings:
             root.get("live", {}).mapping({"max_minutes"}), "max_minutes", limits.LIVE_MIN
         ),
         cap=load_cap(root.get("cap", {})),
+        retention=_retention(root.get("retention", {})),
+    )
+
+
+def _retention(node: Node) -> RetentionSettings:
+    """`retention: {plays_days, track_days, events_days}`, each a whole number of days."""
+    r = node.mapping(set(RetentionSettings.__dataclass_fields__))
+    base = RetentionSettings()
+    return RetentionSettings(
+        plays_days=r["plays_days"].int(1, 36_500) if "plays_days" in r else base.plays_days,
+        track_days=r["track_days"].int(1, 36_500) if "track_days" in r else base.track_days,
+        events_days=r["events_days"].int(1, 365) if "events_days" in r else base.events_days,
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,6 +13,8 @@ from broadcaster import planning, urgent
 from broadcaster.plans import resolve_clips
 from broadcaster.service import Service
 from broadcaster.store import ClipStatus, Deployment, SpeakerStatus
+from broadcaster.store.devices import day_bounds
+from broadcaster.store.retention import first_detail_day
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +104,12 @@ def _with_state(status: SpeakerStatus, state: str) -> SpeakerStatus:
 
 def expire_urgents(service: Service, now: datetime, since: datetime) -> list[str]:
     """Urgents that expired in `(since, now]`: tell their speakers to stop repeating them
-    (`urgent.expire`: the events and audit lines in one transaction); prune old events.
+    (`urgent.expire`: the events and audit lines in one transaction). Old events are
+    deleted by `prune_events`.
 
     Clients also enforce `expires_at` themselves; this covers a client whose clock is off.
     """
-    expired = urgent.expire(service, now, since)
-    if expired:
-        service.store.devices.prune_events(now - timedelta(days=7))
-    return expired
+    return urgent.expire(service, now, since)
 
 
 def collect_clips(service: Service, now: datetime) -> Eviction | None:
@@ -135,3 +137,70 @@ def collect_clips(service: Service, now: datetime) -> Eviction | None:
             "(server.clip_cache_mb)", report.referenced / mb, budget / mb,
         )  # fmt: skip
     return report
+
+
+# -- data that grows is bounded (issue 14): each job works in short batches, gives the other
+# greenlets their turn between them, and stops after RUN_FOR; the next run goes on.
+RESEND_WINDOW = timedelta(days=7)  # a play received this recently stays (a resend finds it)
+PLAY_BATCH = 1000
+PRUNE_BATCH = 5000
+RUN_FOR_S = 20.0
+
+
+def _in_batches(step: Callable[[], int], batch: int, run_for_s: float = RUN_FOR_S) -> int:
+    """Call `step` (one batch, returns how many rows it did) until it does fewer than
+    `batch` or `run_for_s` have passed; returns the rows done."""
+    done = 0
+    started = time.monotonic()
+    while True:
+        count = step()
+        done += count
+        if count < batch or time.monotonic() - started >= run_for_s:
+            return done
+        time.sleep(0)  # gevent: let requests run between batches
+
+
+def retire_plays(service: Service, now: datetime, *, batch: int = PLAY_BATCH) -> int:
+    """Fold the plays of days before the last `retention.plays_days` into the daily totals
+    per loudspeaker and message (kept for good) and delete their rows; a play received in
+    the last RESEND_WINDOW waits (a client's resend must still find it by its id)."""
+    zone = service.settings.zone
+    days = service.settings.retention.plays_days
+    before = day_bounds(first_detail_day(now.astimezone(zone).date(), days), zone)[0]
+    retention = service.store.retention
+    done = _in_batches(
+        lambda: retention.retire_plays(before, now - RESEND_WINDOW, zone, limit=batch), batch
+    )
+    if done:
+        log.info("retired %d play(s) older than %d days into the daily totals", done, days)
+    return done
+
+
+def prune_events(service: Service, now: datetime, *, batch: int = PRUNE_BATCH) -> int:
+    """Delete the long-poll events older than `retention.events_days`."""
+    before = now - timedelta(days=service.settings.retention.events_days)
+    retention = service.store.retention
+    done = _in_batches(lambda: retention.prune_events(before, limit=batch), batch)
+    if done:
+        log.info("deleted %d event(s) older than %s", done, before.isoformat())
+    return done
+
+
+def prune_tracks(service: Service, now: datetime, *, batch: int = PRUNE_BATCH) -> int:
+    """Delete the vehicles' GPS points older than `retention.track_days`."""
+    before = now - timedelta(days=service.settings.retention.track_days)
+    retention = service.store.retention
+    done = _in_batches(lambda: retention.prune_tracks(before, limit=batch), batch)
+    if done:
+        log.info("deleted %d track point(s) older than %s", done, before.isoformat())
+    return done
+
+
+RETENTION_EVERY = timedelta(hours=1)
+RETENTION_FIRST = timedelta(minutes=5)  # after a start: not while clients reconnect
+# The scheduler runs each of these every RETENTION_EVERY (the job's name: what it does).
+RETENTION_JOBS: dict[str, Callable[[Service, datetime], int]] = {
+    "retire-plays": retire_plays,
+    "prune-events": prune_events,
+    "prune-tracks": prune_tracks,
+}

@@ -392,6 +392,36 @@ audit_log = Table(
     Column("remote_addr", String(64), nullable=True),
 )
 
+# Daily totals of the plays whose own rows were retired (issue 14, migration 0011): the
+# `retire-plays` job folds a play older than `retention.plays_days` into its row here (local
+# day in the deployment's zone, loudspeaker, message, kind) and deletes the play, in one
+# transaction; kept for good. `message_id` is '' for a play without a message (a typed
+# urgent). A report's totals are these rows plus the plays still kept.
+play_days = Table(
+    "play_days",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("speaker_id", ID, nullable=False),
+    Column("message_id", ID, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("plays", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("urgent", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    PrimaryKeyConstraint("day", "speaker_id", "message_id", "kind"),
+    Index("ix_play_days_speaker_day", "speaker_id", "day"),
+)
+
+# Indexes for the panel's reads (migration 0011): the audit page filtered by action, newest
+# first; the live pages' outcomes from the play log (`store.live.played`).
+Index("ix_audit_log_action_seq", audit_log.c.action, audit_log.c.seq)
+Index(
+    "ix_play_log_live_clip",
+    play_log.c.clip,
+    sqlite_where=play_log.c.kind == "live",
+    postgresql_where=play_log.c.kind == "live",
+)
+
 # Failed sign-ins, read by the login throttle: counted per (name, client address) and per
 # client address within a window, each by an index; rows older than the window are deleted.
 login_failures = Table(

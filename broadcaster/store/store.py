@@ -11,7 +11,8 @@ The store is composed of parts, one per group of tables, all on one shared `Data
 - `store.journal`: the audit log and the scheduler's lease;
 - `store.live`: the live pages kept (issue 12);
 - `store.cap`: the CAP alerts received (issue 15);
-- `store.tracks`: the vehicles' GPS tracks (issue 13).
+- `store.tracks`: the vehicles' GPS tracks (issue 13);
+- `store.retention`: plays retired into daily totals, old events and points pruned (issue 14).
 
 What reads or writes across parts stays on the store itself: `transaction()` (calls of any
 part inside it commit together), `deployment()` (the snapshot the planner reads),
@@ -38,6 +39,7 @@ from broadcaster.store.livepages import LivePages
 from broadcaster.store.people import People
 from broadcaster.store.places import Places, load_areas, load_quiet_zones, load_speakers
 from broadcaster.store.records import Deployment, SeedReport
+from broadcaster.store.retention import Retention
 from broadcaster.store.schedules import Schedules, load_schedules
 from broadcaster.store.seed import seed_from
 from broadcaster.store.tracks import Tracks
@@ -64,6 +66,7 @@ class Store(Database):
         self.live = LivePages(self)
         self.cap = CapAlerts(self)
         self.tracks = Tracks(self)
+        self.retention = Retention(self)
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **engine_options: Any) -> Self:

@@ -444,6 +444,7 @@ ZH: dict[str, str] = {
     "The announcement expired": "紧急广播已过期",
     "The announcement was cancelled": "紧急广播已取消",
     "The first 500 plays are shown; the CSV has them all.": "只显示前 500 条，CSV 中有全部记录。",
+    "Each play is kept %(n)s days: before %(day)s the totals count every play, but the plays themselves and the plays per hour are no longer there.": "每次播放的明细保留 %(n)s 天：%(day)s 之前的日子，合计仍包括每一次播放，但已没有逐条记录和每小时分布。",
     "The loudspeaker was switched off": "喇叭关机",
     "The playback window ended": "播放时段结束",
     "The server": "服务器",

@@ -7,7 +7,7 @@ import io
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from broadcaster.models import PlayKind, PlayLogEntry, Role
 from broadcaster.store.devices import PlayTotal, day_bounds
+from broadcaster.store.retention import first_detail_day, seconds_span
 from web.panel.common import local, now, page, require
 from web.panel.i18n import _
 from web.panel.wording import ACTIONS, Names, audit_line, kind_text, names_for, reason_text
@@ -102,6 +103,14 @@ class Query:
     start: datetime
     end: datetime
     speaker_ids: list[str]
+    # The first day whose plays keep their own rows (`retention.plays_days`): earlier days
+    # have their daily totals only (no list of plays, no plays per hour).
+    detail_from: date
+
+    @property
+    def retired(self) -> bool:
+        """True when some of the days asked for have their totals only."""
+        return self.first < self.detail_from
 
     @property
     def where(self) -> dict[str, Any]:
@@ -125,7 +134,9 @@ def _query() -> Query:
     end = day_bounds(last, zone)[1]
     # Only the user's loudspeakers are read (a chief's few rows of a month of the district's).
     speaker_ids = [speaker] if speaker else sorted(me.speakers)
-    return Query(first, last, area, speaker, error, bad_days, start, end, speaker_ids)
+    today = now().astimezone(zone).date()
+    detail_from = first_detail_day(today, rt.settings.retention.plays_days)
+    return Query(first, last, area, speaker, error, bad_days, start, end, speaker_ids, detail_from)
 
 
 @dataclass
@@ -159,26 +170,23 @@ def _what(message_id: str | None, kind: PlayKind, names: Names) -> str:
     return kind_text(kind.value)
 
 
-def _showable(zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants `zone` can show as local times (datetime's years 1 to 9999): a play
-    with a time outside counts no seconds (a bad row, as `_seconds` says for one play)."""
-    early = zone.utcoffset(datetime(1, 1, 2)) or timedelta(0)
-    late = zone.utcoffset(datetime(9999, 12, 30)) or timedelta(0)
-    first = datetime.min.replace(tzinfo=UTC) + max(-early, timedelta(0))
-    return first, datetime.max.replace(tzinfo=UTC) - max(late, timedelta(0))
-
-
 def totals(q: Query, names: Names, areas: dict[str, str]) -> tuple[list[Total], list[Total]]:
     """Totals per message (by what was played) and per loudspeaker, most played first:
-    counted by the database (one GROUP BY), never by loading the plays."""
-    devices = runtime().service.store.devices
-    span = _showable(runtime().settings.zone)
-    counted = devices.play_totals(
-        q.start, q.end, by="speaker_message", seconds_within=span, **q.where
-    )  # one scan: a row per loudspeaker and message, folded both ways here
+    counted by the database (one GROUP BY), never by loading the plays. The plays still
+    kept and the daily totals of the plays retired (`retention.plays_days`) are added, read
+    in one snapshot: the numbers are the same before and after a play is retired."""
+    store = runtime().service.store
+    span = seconds_span(runtime().settings.zone)
+    with store.snapshot():
+        counted = store.devices.play_totals(
+            q.start, q.end, by="speaker_message", seconds_within=span, **q.where
+        )  # one scan: a row per loudspeaker and message, folded both ways here
+        retired = store.retention.play_day_totals(
+            q.first, q.last, by="speaker_message", **q.where
+        )  # empty unless some of the days are older than the per-play detail
     per_message: dict[str, Total] = {}  # by name: kinds of one message, typed urgents
     per_speaker: dict[str, Total] = {}
-    for (speaker_id, message_id, kind), total in counted.items():
+    for (speaker_id, message_id, kind), total in [*counted.items(), *retired.items()]:
         what = _what(message_id, kind, names)
         per_message.setdefault(what, Total(what)).add(total)
         if speaker_id not in per_speaker:
@@ -194,6 +202,16 @@ def _names() -> tuple[Names, dict[str, str]]:
     names = names_for(me)
     speaker_areas = {s.id: names.area(s.area_id) for s in me.speakers.values()}
     return names, speaker_areas
+
+
+def detail_note(q: Query) -> str:
+    """What the page and the CSV say when some days have their daily totals only."""
+    return _(
+        "Each play is kept %(n)s days: before %(day)s the totals count every play, but the "
+        "plays themselves and the plays per hour are no longer there.",
+        n=runtime().settings.retention.plays_days,
+        day=q.detail_from.isoformat(),
+    )
 
 
 @bp.get("/reports")
@@ -231,6 +249,8 @@ def plays() -> tuple[str, int]:
         local=local,
         time_format="%H:%M:%S" if q.first == q.last else "%m-%d %H:%M:%S",
         max_days=MAX_DAYS,
+        retired_note=detail_note(q) if q.retired else "",
+        kept=sum(per_hour),  # the plays that still have their rows (the chart counts them)
     )
     return body, 400 if q.bad_days else 200
 
@@ -299,6 +319,7 @@ def plays_csv() -> Response:
     counts = [_("Plays"), _("Played to the end"), _("Urgent plays"), _("Minutes")]
     by_message, by_speaker = _("Totals per message"), _("Totals per loudspeaker")
     area_word = _("Area")
+    retired_note = detail_note(q)
 
     def rows() -> Iterator[str]:
         """The file in pieces: a month of a district's plays is tens of MB, written while
@@ -348,6 +369,9 @@ def plays_csv() -> Response:
         row([by_speaker, area_word, *counts])
         for t in per_speaker:
             row([t.name, t.area, t.plays, t.completed, t.urgent, t.minutes])
+        if q.retired:
+            writer.writerow([])
+            row([retired_note])
         yield take()
 
     span = q.first.isoformat() if q.first == q.last else f"{q.first}_{q.last}"

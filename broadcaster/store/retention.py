@@ -1,0 +1,237 @@
+"""Data that grows is bounded (issue 14): plays retired into daily totals, old events and
+track points deleted, each in bounded batches (a gevent server and SQLite's one writer must
+never wait behind one huge DELETE).
+
+A play's own row is kept `retention.plays_days`; then `retire_plays` folds it into its
+`play_days` row (local day in the deployment's zone, loudspeaker, message, kind: plays, played
+to the end, urgent plays, seconds) and deletes it, both in one transaction. So for any span
+"the plays still kept + the daily totals" is the same before and after a retirement: the
+reports add the two (`play_day_totals`), read in one snapshot. A play uploaded late for a
+day already retired is a kept play until the next run retires it too: it is counted, never
+lost, and its id still finds it while a client may resend it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, and_, case, delete, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from broadcaster.models import PlayKind
+from broadcaster.store import schema as t
+from broadcaster.store.base import Part
+from broadcaster.store.devices import PlayTotal, _play_seconds
+from broadcaster.store.places import area_ids_under
+
+NO_MESSAGE = ""  # `play_days.message_id` of a play without a message (a typed urgent)
+
+
+def seconds_span(zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants `zone` can show as local times (datetime's years 1 to 9999): a play
+    with a time outside counts no seconds (a bad row), in the reports and in the totals
+    `retire_plays` keeps, alike."""
+    early = zone.utcoffset(datetime(1, 1, 2)) or timedelta(0)
+    late = zone.utcoffset(datetime(9999, 12, 30)) or timedelta(0)
+    first = datetime.min.replace(tzinfo=UTC) + max(-early, timedelta(0))
+    return first, datetime.max.replace(tzinfo=UTC) - max(late, timedelta(0))
+
+
+def first_detail_day(today: date, plays_days: int) -> date:
+    """The first day whose plays keep their own rows when `plays_days` are kept."""
+    return today - timedelta(days=plays_days)
+
+
+class _Raced(Exception):
+    """Another process retired some of the same plays first: this batch is undone."""
+
+
+class Retention(Part):
+    """Retiring plays into daily totals, reading those totals, pruning events and tracks."""
+
+    def retire_plays(
+        self,
+        before: datetime,
+        received_before: datetime,
+        zone: ZoneInfo,
+        *,
+        limit: int = 1000,
+    ) -> int:
+        """Fold up to `limit` plays that started before `before` (and reached the server
+        before `received_before`: a client may still resend a recent upload, which its id
+        must find) into their days' totals and delete them; returns how many (fewer than
+        `limit`: nothing more to do now).
+
+        One transaction: the totals grow by exactly the plays deleted. The plays are chosen
+        by key and deleted by key, so a play uploaded meanwhile is neither counted nor
+        deleted; if another process retired some of them first, the batch is undone (0)."""
+        p = t.play_log
+        span = seconds_span(zone)
+        try:
+            with self._db.transaction() as conn:
+                chosen = conn.execute(
+                    select(p.c.speaker_id, p.c.id, p.c.started_at)
+                    .where(p.c.started_at < before, p.c.received_at < received_before)
+                    .order_by(p.c.started_at)
+                    .limit(limit)
+                ).all()
+                by_day: dict[date, list[tuple[str, str]]] = {}
+                for speaker_id, play_id, started_at in chosen:
+                    by_day.setdefault(_local_day(started_at, zone), []).append(
+                        (speaker_id, play_id)
+                    )
+                for day, keys in by_day.items():
+                    _add_totals(conn, day, keys, span)
+                    gone = conn.execute(delete(p).where(tuple_(p.c.speaker_id, p.c.id).in_(keys)))
+                    if gone.rowcount != len(keys):
+                        raise _Raced
+        except _Raced:
+            return 0
+        return len(chosen)
+
+    def play_day_totals(
+        self,
+        first: date,
+        last: date,
+        *,
+        by: Literal["speaker", "message", "speaker_message"],
+        speaker_ids: Collection[str] | None = None,
+        area_id: str | None = None,
+    ) -> dict[Any, PlayTotal]:
+        """The retired plays' totals of the days `first..last`, keyed as
+        `store.devices.play_totals` keys them (a typed urgent's message id is None); add
+        them to the kept plays' totals of the same days (in one `store.snapshot()`)."""
+        d = t.play_days
+        keys = {
+            "speaker": [d.c.speaker_id],
+            "message": [d.c.message_id, d.c.kind],
+            "speaker_message": [d.c.speaker_id, d.c.message_id, d.c.kind],
+        }[by]
+        query = (
+            select(
+                *keys,
+                func.sum(d.c.plays),
+                func.sum(d.c.completed),
+                func.sum(d.c.urgent),
+                func.sum(d.c.seconds),
+            )
+            .where(d.c.day >= first, d.c.day <= last)
+            .group_by(*keys)
+        )
+        if speaker_ids is not None:
+            query = query.where(d.c.speaker_id.in_(sorted(speaker_ids)))
+        found: dict[Any, PlayTotal] = {}
+        with self._db.transaction(write=False) as conn:
+            if area_id is not None:
+                inside = area_ids_under(conn, area_id)
+                speakers = select(t.speakers.c.id).where(t.speakers.c.area_id.in_(inside))
+                query = query.where(d.c.speaker_id.in_(speakers))
+            for row in conn.execute(query):
+                *named, plays, completed, urgent, seconds = tuple(row)
+                if by == "speaker":
+                    key: Any = named[0]
+                else:
+                    *who, message_id, kind = named
+                    key = (*who, message_id or None, PlayKind(kind))
+                found[key] = PlayTotal(
+                    int(plays or 0), int(completed or 0), int(urgent or 0), float(seconds or 0)
+                )
+        return found
+
+    def retired_days(self) -> int:
+        """How many (day, loudspeaker, message, kind) totals are kept."""
+        with self._db.transaction(write=False) as conn:
+            return int(conn.execute(select(func.count()).select_from(t.play_days)).scalar() or 0)
+
+    def prune_events(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete up to `limit` of the oldest events created before `before` (a client that
+        was away longer resyncs from its plan); fewer than `limit`: nothing more to do now."""
+        e = t.events
+        oldest = select(e.c.seq).where(e.c.created_at < before).order_by(e.c.seq).limit(limit)
+        with self._db.transaction() as conn:
+            return _count(conn.execute(delete(e).where(e.c.seq.in_(oldest.scalar_subquery()))))
+
+    def prune_tracks(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete up to `limit` of the oldest GPS points whose fix is before `before`."""
+        tp = t.track_points
+        oldest = (
+            select(tp.c.speaker_id, tp.c.id).where(tp.c.at < before).order_by(tp.c.at).limit(limit)
+        )
+        with self._db.transaction() as conn:
+            keys = conn.execute(oldest).all()
+            if not keys:
+                return 0
+            pairs = [tuple(k) for k in keys]
+            return _count(
+                conn.execute(delete(tp).where(tuple_(tp.c.speaker_id, tp.c.id).in_(pairs)))
+            )
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount or 0)
+
+
+def _local_day(moment: datetime, zone: ZoneInfo) -> date:
+    """The local calendar day of `moment` (a time no zone can show: its UTC day)."""
+    try:
+        return moment.astimezone(zone).date()
+    except (OverflowError, ValueError):
+        return moment.astimezone(UTC).date()
+
+
+def _add_totals(
+    conn: Connection, day: date, keys: list[tuple[str, str]], span: tuple[datetime, datetime]
+) -> None:
+    """Add the totals of these plays (all of one local day) to that day's rows, counted as
+    `store.devices.play_totals` counts them (seconds only for sane times within `span`)."""
+    p = t.play_log
+    low, high = span
+    sane = and_(
+        p.c.ended_at > p.c.started_at,
+        p.c.started_at.between(low, high),
+        p.c.ended_at.between(low, high),
+    )
+    seconds = case((sane, _play_seconds(conn.dialect.name)), else_=0)
+    query = (
+        select(
+            p.c.speaker_id,
+            p.c.message_id,
+            p.c.kind,
+            func.count(),
+            func.sum(case((p.c.completed, 1), else_=0)),
+            func.sum(case((p.c.kind == PlayKind.URGENT.value, 1), else_=0)),
+            func.sum(seconds),
+        )
+        .where(tuple_(p.c.speaker_id, p.c.id).in_(keys))
+        .group_by(p.c.speaker_id, p.c.message_id, p.c.kind)
+    )
+    rows = [
+        {
+            "day": day,
+            "speaker_id": speaker_id,
+            "message_id": message_id or NO_MESSAGE,
+            "kind": kind,
+            "plays": int(plays),
+            "completed": int(completed or 0),
+            "urgent": int(urgent or 0),
+            "seconds": float(total or 0),
+        }
+        for speaker_id, message_id, kind, plays, completed, urgent, total in conn.execute(query)
+    ]
+    if rows:
+        conn.execute(_add_statement(conn.dialect.name, t.play_days), rows)
+
+
+def _add_statement(dialect: str, table: Table) -> Any:
+    """INSERT a day's totals, or add them to the row already there (one statement, atomic
+    against another writer of the same row)."""
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    counts = ("plays", "completed", "urgent", "seconds")
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.speaker_id, table.c.message_id, table.c.kind],
+        set_={name: table.c[name] + statement.excluded[name] for name in counts},
+    )
