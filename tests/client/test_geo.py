@@ -4,12 +4,25 @@ messages; properties over random shapes and points."""
 from __future__ import annotations
 
 import math
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.client.geo import QuietZone, decide, distance_m, inside
+from broadcaster import schema
+from broadcaster.client.geo import (
+    ALWAYS_HEARD,
+    PLAY,
+    Places,
+    QuietZone,
+    Shape,
+    decide,
+    distance_m,
+    in_hours,
+    inside,
+    quiet,
+)
+from broadcaster.client.plan import parse_places
 
 # A village square near 36.2N 111.7E, about 1.1 km on a side, and a hospital street in it.
 VILLAGE = ((36.20, 111.70), (36.20, 111.71), (36.21, 111.71), (36.21, 111.70))
@@ -82,3 +95,120 @@ def test_points_in_a_regular_polygon_by_their_distance_to_its_centre(
         assert inside(point, polygon[::-1])  # either orientation
     elif r > 1 + 1e-9:
         assert not inside(point, polygon)
+
+
+# -- the decision function, by its properties (issue 13, item 3) -----------------------------
+
+times = st.times()
+hours = st.tuples(times, times)
+point = st.tuples(st.floats(36.19, 36.22), st.floats(111.69, 111.72))
+volume = st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.99, 1.0])
+kinds = st.sampled_from(["loop", "selftest", "urgent", "live"])
+
+
+@st.composite
+def zones(draw):  # type: ignore[no-untyped-def]
+    """Up to four rectangles around the village with random hours and volumes."""
+    out = []
+    for n in range(draw(st.integers(0, 4))):
+        lat, lon = draw(st.floats(36.19, 36.22)), draw(st.floats(111.69, 111.72))
+        dlat, dlon = draw(st.floats(0.0005, 0.02)), draw(st.floats(0.0005, 0.02))
+        ring = ((lat, lon), (lat, lon + dlon), (lat + dlat, lon + dlon), (lat + dlat, lon))
+        out.append(QuietZone(f"z{n}", ring, tuple(draw(st.lists(hours, max_size=3))), draw(volume)))
+    return out
+
+
+@given(times, zones(), st.booleans(), kinds)
+def test_no_fix_plays_as_without_gps(local, zs, bound, kind):
+    assert decide(None, local, zs, [VILLAGE] if bound else []) == PLAY
+    places = Places(zones=tuple(zs), message_areas={"m": (Shape.of(VILLAGE),)})
+    now = datetime(2026, 12, 1, tzinfo=UTC).replace(hour=local.hour, minute=local.minute)
+    assert places.decide(None, now, "m", kind) == PLAY == places.gain(None, now, kind)
+
+
+@given(point, times, zones(), st.booleans())
+def test_the_gain_is_between_0_and_1_and_the_quietest_active_zone_wins(position, local, zs, bound):
+    d = decide(position, local, zs, [VILLAGE] if bound else [])
+    assert 0.0 <= d.gain <= 1.0
+    if not d.play:
+        assert bound and not inside(position, VILLAGE) and d.reason == "skipped:outside_area"
+        return
+    here = [z.volume for z in zs if z.active(local) and inside(position, z.polygon)]
+    assert d.gain == min([1.0, *here])
+    assert d.reason == (
+        "" if d.gain == 1.0 else "muted:quiet_zone" if d.gain == 0 else "lowered:quiet_zone"
+    )
+    if d.zone is not None:
+        assert next(z for z in zs if z.id == d.zone).volume == d.gain
+
+
+@given(point, times)
+def test_outside_every_zone_and_inside_the_area_is_full_gain(position, local):
+    far = QuietZone("far", ((10.0, 10.0), (10.0, 10.1), (10.1, 10.1)), (), 0.0)
+    d = decide(position, local, [far], [VILLAGE])
+    if inside(position, VILLAGE):
+        assert d == PLAY
+    else:
+        assert not d.play
+
+
+@given(point, times, zones(), kinds)
+def test_urgents_and_live_pages_are_never_skipped_or_lowered(position, local, zs, kind):
+    places = Places(zones=tuple(zs), message_areas={"m": (Shape.of(VILLAGE),)})
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).replace(
+        hour=local.hour, minute=local.minute, second=local.second
+    )
+    d = places.decide(position, now, "m", kind)
+    if kind in ALWAYS_HEARD:
+        assert d == PLAY and places.gain(position, now, kind) == PLAY
+    else:
+        assert d == decide(position, local.replace(microsecond=0), zs, [VILLAGE])
+
+
+@given(times, times, times)
+def test_hours_crossing_midnight_are_the_rest_of_the_day(local, start, end):
+    if start == end:
+        assert in_hours(local, (start, end))  # the whole day
+    else:
+        # [start, end) and [end, start) split the day: exactly one holds.
+        assert in_hours(local, (start, end)) != in_hours(local, (end, start))
+        if start > end:  # crossing midnight
+            assert in_hours(local, (start, end)) == (local >= start or local < end)
+
+
+@given(point, times, zones())
+def test_a_zone_is_quiet_during_any_of_its_hours(position, local, zs):
+    for z in zs:
+        assert z.active(local) == (not z.hours or any(in_hours(local, h) for h in z.hours))
+    assert quiet(position, local, []) == PLAY
+
+
+def test_places_from_a_plan_use_the_plans_zone_and_several_hours():
+    wire = schema.Plan.model_validate(
+        {
+            "zone": "Asia/Shanghai",
+            "quiet_zones": [
+                {"id": "school", "polygon": HOSPITAL, "action": "mute",
+                 "hours": [{"start": "08:00", "end": "12:00"}, {"start": "14:30", "end": "17:00"}]},
+                {"id": "ward", "polygon": HOSPITAL, "action": "volume", "volume": 30,
+                 "hours": [{"start": "22:00", "end": "06:00"}]},
+            ],
+            "message_areas": {"water": ["village", "no-outline"], "roads": ["no-outline"]},
+            "areas": {"village": VILLAGE},
+        }
+    )  # fmt: skip
+    places = parse_places(wire)
+
+    def at(h: int, m: int) -> datetime:  # Shanghai wall time, as UTC
+        return datetime(2026, 12, 1, h, m, tzinfo=UTC) - timedelta(hours=8)
+
+    in_h = (36.204, 111.704)
+    assert places.decide(in_h, at(9, 0), None, "loop").reason == "muted:quiet_zone"
+    assert places.decide(in_h, at(13, 0), None, "loop") == PLAY
+    assert places.decide(in_h, at(15, 0), None, "loop").gain == 0.0
+    night = places.decide(in_h, at(23, 30), None, "loop")
+    assert (night.gain, night.reason, night.zone) == (0.3, "lowered:quiet_zone", "ward")
+    assert places.decide(in_h, at(5, 59), None, "loop").gain == 0.3  # after midnight
+    assert not places.decide((36.3, 111.8), at(13, 0), "water", "loop").play
+    assert places.decide((36.3, 111.8), at(13, 0), "roads", "loop") == PLAY  # no outline
+    assert places.decide(None, at(9, 0), "water", "loop") == PLAY
