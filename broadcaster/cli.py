@@ -112,8 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="server processes on one socket (PostgreSQL only; deploy/README.md)",
     )
+    p.add_argument(
+        "--live-port",
+        type=int,
+        help="with --workers: the port where worker 0 serves live pages (deploy/README.md)",
+    )
     # Given by `--workers` to the processes it starts (broadcaster/workers.py).
     p.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-live-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     _common(p)
     return parser
@@ -384,6 +390,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     refused = workers.refusal(args.workers, args.db)
     if refused is not None:
         raise UsageError(refused)
+    if args.live_port is not None and args.workers == 1:
+        raise UsageError("--live-port goes with --workers 2 or more; leave it out")
     if args.workers > 1:
         return workers.supervise(args)
     from broadcaster.server import serve

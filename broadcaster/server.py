@@ -101,7 +101,7 @@ def serve(args: argparse.Namespace) -> int:
     library = make_library(settings, data)
     notifier = make_notifier(store)  # LISTEN/NOTIFY on PostgreSQL (broadcaster/notify.py)
     service = Service(settings, store, library, notifier, utc_now)
-    workers.attach(service)  # caches right across processes (broadcaster/workers.py)
+    workers.attach(service, args)  # caches right across processes (broadcaster/workers.py)
     scheduler = SchedulerShell(service, utc_now)
     try:
         # On PostgreSQL every process stands by for the lease (it fails over: issue 14).
@@ -134,6 +134,8 @@ def serve(args: argparse.Namespace) -> int:
     listener: Any = workers.listener_of(args) or (host, port)  # inherited under --workers
     server = make_server(listener, app, timeouts_of(settings.server))
     server.start()
+    # Under --workers --live-port, worker 0 also serves live pages on their own port.
+    live_server = workers.live_server(args, app, make_server, timeouts_of(settings.server))
     url = f"http://{host}:{server.server_port}/"
     print(f"broadcaster: serving {settings.name} at {url} (data in {data.resolve()})", flush=True)
     if admin_password is not None:
@@ -153,6 +155,8 @@ def serve(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         server.stop(timeout=2)
+        if live_server is not None:
+            live_server.stop(timeout=2)
         scheduler.stop()
         close_library(library)
         store.close()

@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,29 @@ def listener_of(args: argparse.Namespace) -> socket.socket | None:
 
 
 def is_worker(args: argparse.Namespace) -> bool:
+    """Whether this process was started by `supervise` (`--worker-fd`)."""
     return getattr(args, "worker_fd", None) is not None
+
+
+def live_server(
+    args: argparse.Namespace, app: Any, make_server: Callable[..., Any], timeouts: Any
+) -> Any:
+    """Worker 0's second server on the live-page socket (`--live-port`), started; None in
+    the other workers and without `--live-port`.
+
+    Live pages are routed to one process (deploy/nginx/broadcaster.conf sends
+    `/api/v1/live` and the speakers' `/live/` streams to this port): a page's ring of
+    frames, who is busy and the per-target states the pager sees stay in one process's
+    memory as docs/live-paging.md describes, and its wake-ups reach the speakers' long polls
+    in every process through LISTEN/NOTIFY."""
+    fd = getattr(args, "worker_live_fd", None)
+    if fd is None:
+        return None
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    server = make_server(sock, app, timeouts)
+    server.start()
+    return server
 
 
 def process_state(notifier: Any) -> dict[str, Any]:
@@ -79,7 +102,16 @@ def process_state(notifier: Any) -> dict[str, Any]:
     }
 
 
-def attach(service: Any) -> None:
+_serves_live_pages = True
+
+
+def serves_live_pages() -> bool:
+    """Whether this process runs live pages: a single server does; under `--workers` only
+    worker 0 with `--live-port` (the others refuse live requests with 503)."""
+    return _serves_live_pages
+
+
+def attach(service: Any, args: argparse.Namespace | None = None) -> None:
     """Keep this process's caches right when another process changed something.
 
     - an edit (anything that calls `service.request_push`, as every successful POST of the
@@ -89,9 +121,15 @@ def attach(service: Any) -> None:
     - clips the lease holder removed from the cache are forgotten (scheduler, clips-removed);
     - plans and the deployment are cached on the catalog revision, a database value that
       every process reads: they need no message.
+
+    Under `--workers` (`args` of a worker) it also says whether this process runs live
+    pages (`serves_live_pages`).
     """
     from broadcaster import editing
 
+    global _serves_live_pages
+    if args is not None and is_worker(args):
+        _serves_live_pages = getattr(args, "worker_live_fd", None) is not None
     notifier = service.notifier
     local_push = service.request_push
 
@@ -120,11 +158,15 @@ def _bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
-def _worker_command(args: argparse.Namespace, fd: int, index: int) -> list[str]:
+def _worker_command(
+    args: argparse.Namespace, fd: int, index: int, live_fd: int | None
+) -> list[str]:
     command = [sys.executable, "-m", "broadcaster.cli", "serve", "--config", str(args.config),
                "--data", str(args.data), "--worker-fd", str(fd), "--worker-index", str(index)]  # fmt: skip
     if args.db:
         command += ["--db", args.db]
+    if live_fd is not None:
+        command += ["--worker-live-fd", str(live_fd)]
     return command
 
 
@@ -155,6 +197,7 @@ def supervise(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     listener = _bind(host, port)
+    live = _bind(host, args.live_port) if args.live_port is not None else None
     count: int = args.workers
     procs: dict[int, subprocess.Popen[bytes]] = {}
     started: dict[int, float] = {}
@@ -162,8 +205,12 @@ def supervise(args: argparse.Namespace) -> int:
     stopping = False
 
     def start(index: int) -> None:
-        command = _worker_command(args, listener.fileno(), index)
-        procs[index] = subprocess.Popen(command, pass_fds=(listener.fileno(),))
+        fds = [listener.fileno()]
+        live_fd = live.fileno() if live is not None and index == 0 else None
+        if live_fd is not None:
+            fds.append(live_fd)
+        command = _worker_command(args, listener.fileno(), index, live_fd)
+        procs[index] = subprocess.Popen(command, pass_fds=fds)
         started[index] = time.monotonic()
 
     def stop_all(signum: int, _frame: object) -> None:
@@ -183,6 +230,8 @@ def supervise(args: argparse.Namespace) -> int:
         f"workers (pids {pids}; data in {Path(args.data).resolve()})",
         flush=True,
     )
+    if live is not None:
+        print(f"broadcaster: live pages on port {live.getsockname()[1]} (worker 0)", flush=True)
     if password is not None:
         print(f"broadcaster: first start: sign in as admin with password {password}", flush=True)
     restart_at: dict[int, float] = {}
@@ -219,5 +268,7 @@ def supervise(args: argparse.Namespace) -> int:
             proc.kill()
             proc.wait(5)
     listener.close()
+    if live is not None:
+        live.close()
     print("broadcaster: stopped", flush=True)
     return 0

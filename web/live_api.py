@@ -32,7 +32,7 @@ from flask import (
 )
 from simple_websocket import ConnectionClosed, Server
 
-from broadcaster import schema
+from broadcaster import schema, workers
 from broadcaster.errors import BroadcasterError, Forbidden, NotFound, Unauthenticated
 from broadcaster.live import (
     FRAME_MS,
@@ -64,6 +64,20 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     found = app.extensions["broadcaster"]
     app.extensions["live_pages"] = Pages(max_ms=found.settings.live_max_minutes * 60_000)
+    if not workers.serves_live_pages():
+        # `serve --workers`: live pages run in worker 0 (`--live-port`, deploy/README.md).
+        refusal = (
+            "live pages are served by one process: route /api/v1/live and "
+            "/api/v1/speakers/*/live/* to the server's --live-port (deploy/README.md)"
+        )
+
+        @app.before_request
+        def elsewhere() -> tuple[Response, int] | None:
+            if request.blueprint == bp.name:
+                return jsonify(error_body("live_elsewhere", refusal)), 503
+            return None
+
+        return
     # Pages a server killed mid-page left open: over (`server restart`), kept as far as heard.
     closed = close_unfinished(found.service, found.clock())
     if closed:

@@ -31,6 +31,7 @@ from tests.integration.harness import (
     Server,
     aware_now,
     deployment_yaml,
+    free_port,
     wait_for,
 )
 from tests.integration.panel_users import login
@@ -42,6 +43,7 @@ class Workers(Server):
 
     db: str = ""
     workers: int = 2
+    live_port: int = 0
     extra_args: list[str] = field(default_factory=list)
 
     def start(self, timeout_s: float = 60) -> None:
@@ -111,7 +113,11 @@ def cluster(tmp_path: Path, postgres: PostgresServer) -> Iterator[Workers]:  # n
         ),
         encoding="utf-8",
     )
-    server = Workers(tmp_path, config, db=postgres.empty_database())
+    live_port = free_port()
+    server = Workers(
+        tmp_path, config, db=postgres.empty_database(), extra_args=["--live-port", str(live_port)]
+    )
+    server.live_port = live_port
     server.start()
     try:
         yield server
@@ -192,6 +198,16 @@ def test_edits_reach_the_caches_of_every_worker(cluster: Workers) -> None:
         body = answer.json()
         return answer.headers["ETag"], [i["clip"] for i in body["items"] if i.get("message")]
 
+    # Live pages run in worker 0 only, on the live port; the other worker refuses them.
+    refused = {s.get(f"{url}/api/v1/live", timeout=10).status_code for s in (panel, other)}
+    assert refused == {401, 503}, refused
+    elsewhere = (panel if panel.get(f"{url}/api/v1/live").status_code == 503 else other).get(
+        f"{url}/api/v1/live", timeout=10
+    )
+    assert elsewhere.json()["error"]["code"] == "live_elsewhere"
+    assert "--live-port" in elsewhere.json()["error"]["message"]
+    live_url = f"http://127.0.0.1:{cluster.live_port}"
+    assert requests.get(f"{live_url}/api/v1/live", timeout=10).status_code == 401
     # Both workers computed (and cached) the plan; they agree.
     etag, clips = plan(other)
     assert plan(panel) == (etag, clips)
