@@ -96,6 +96,20 @@ def track_of(positions: Iterable[Position]) -> Track:
     return Track(found[:, 0].copy(), found[:, 1].copy(), found[:, 2].copy())
 
 
+def with_fix(track: Track | None, fix: Position) -> Track:
+    """A track with one more position (a heartbeat's fix), in time order; a fix at a time the
+    track already has is left out."""
+    t, lat, lon = seconds(fix.at), fix.lat, fix.lon
+    if track is None or len(track) == 0:
+        return Track(np.array([t]), np.array([lat]), np.array([lon]))
+    if bool((track.t == t).any()):
+        return track
+    i = int(np.searchsorted(track.t, t))
+    return Track(
+        np.insert(track.t, i, t), np.insert(track.lat, i, lat), np.insert(track.lon, i, lon)
+    )
+
+
 def _segments(track: Track, max_gap: timedelta) -> NDArray[np.bool_]:
     """Which of the n-1 steps between consecutive points are motion (at most `max_gap`)."""
     return np.diff(track.t) <= max_gap.total_seconds()

@@ -16,8 +16,9 @@ from typing import Any
 from broadcaster import planning
 from broadcaster.clips import ClipLibrary
 from broadcaster.config import Settings
+from broadcaster.coverage import passed_stops, with_fix
 from broadcaster.errors import NotFound
-from broadcaster.models import PlayLogEntry, Urgent
+from broadcaster.models import PlayLogEntry, Speaker, Urgent
 from broadcaster.notify import Notifier
 from broadcaster.plans import PlanDocument, build_plan, plan_span
 from broadcaster.store import (
@@ -29,9 +30,11 @@ from broadcaster.store import (
     SpeakerStatus,
     Store,
 )
+from broadcaster.store.devices import day_bounds
 from broadcaster.store.records import Fix
 from broadcaster.store.tracks import TrackPoint
 from broadcaster.store.urgents import RECENT
+from broadcaster.trackview import TodayTracks
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class Service:
         self._push_guard = threading.Lock()
         self._push_wanted = threading.Event()
         self._push_mark: tuple[object, ...] | None = None
+        self.today_tracks = TodayTracks(store, settings.zone)  # the map, route progress
 
     # -- reading the deployment ---------------------------------------------------------------
     def deployment(self, now: datetime) -> Deployment:
@@ -266,6 +270,35 @@ class Service:
         return self.store.tracks.add(
             speaker_id, [replace(p, speaker_id=speaker_id) for p in points], now
         )
+
+    def route_progress(
+        self, vehicles: Iterable[Speaker], now: datetime
+    ) -> dict[str, list[datetime | None]]:
+        """Per vehicle with a route: when each stop was passed today (None: not yet), from
+        today's track and the latest heartbeat fix (broadcaster/coverage.py, 60 m, in route
+        order)."""
+        routed = [v for v in vehicles if v.route is not None and v.route.stops]
+        if not routed:
+            return {}
+        ids = [v.id for v in routed]
+        tracks = self.today_tracks.get(ids, now)
+        statuses = self.store.devices.speaker_statuses(ids)
+        start, end = day_bounds(now.astimezone(self.settings.zone).date(), self.settings.zone)
+        found: dict[str, list[datetime | None]] = {}
+        for vehicle in routed:
+            track = tracks.get(vehicle.id)
+            status = statuses.get(vehicle.id)
+            fix = status.fix if status is not None else None
+            if fix is not None and start <= fix.at < end:
+                track = with_fix(track, fix)
+            stops = [
+                (s.lat, s.lon) if s.lat is not None and s.lon is not None else None
+                for s in vehicle.route.stops  # type: ignore[union-attr]
+            ]
+            found[vehicle.id] = (
+                passed_stops(stops, track) if track is not None else [None] * len(stops)
+            )
+        return found
 
     def ack(self, speaker_id: str, urgent_id: str, state: AckState, at: datetime) -> None:
         """A speaker received, started or finished an urgent announcement."""

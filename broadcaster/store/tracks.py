@@ -130,6 +130,23 @@ class Tracks(Part):
                 found.setdefault(r["speaker_id"], []).append(_point(r))
         return {speaker: tuple(points) for speaker, points in found.items()}
 
+    def summary(
+        self, speaker_ids: Collection[str], start: datetime, end: datetime
+    ) -> dict[str, tuple[int, datetime]]:
+        """Per speaker with points in `[start, end)`: how many, and the newest one's time (one
+        GROUP BY over the (speaker, at) index: cheap to ask on every poll)."""
+        if not speaker_ids:
+            return {}
+        tp = t.track_points
+        query = (
+            select(tp.c.speaker_id, func.count(), func.max(tp.c.at))
+            .where(tp.c.speaker_id.in_(sorted(speaker_ids)), tp.c.at >= start, tp.c.at < end)
+            .group_by(tp.c.speaker_id)
+        )
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(query).all()
+        return {speaker: (int(n), newest) for speaker, n, newest in rows}
+
     def count(self, speaker_id: str | None = None) -> int:
         """How many points are stored (of one speaker, or of all)."""
         query = select(func.count()).select_from(t.track_points)

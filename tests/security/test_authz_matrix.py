@@ -294,6 +294,9 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/map/zones/<zone_id>/delete"): Case(
         PANEL_ADMIN, "/map/zones/tunli-hospital/delete", form={}
     ),
+    ("POST", "/map/routes/<speaker_id>/stops"): Case(
+        PANEL_ADMIN, "/map/routes/{vehicle}/stops", form={"index": "0", "lat": "36", "lon": "111"}
+    ),
     # panel: clips by content hash
     ("GET", "/clips/<key>.wav"): Case(PANEL_SHARED, "/clips/{clip}.wav"),
 }

@@ -9,6 +9,7 @@ show after an edit.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
@@ -84,15 +85,27 @@ def cards(rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     )
     none = PlayCount(0, None)
     messages = {m.id: m for m in me.deployment.messages}
+    progress = route_progress(me, [row["id"] for row in rows], moment)
     return [
         row
         | {
             "plays_today": plays.get(row["id"], none).plays,
             "last_play": local(plays.get(row["id"], none).last_started_at, "%H:%M"),
             "timeline": day_timeline(rt.service, row["id"], moment, messages),
+            "progress": progress.get(row["id"]),
         }
         for row in rows
     ]
+
+
+def route_progress(me: Scope, speaker_ids: list[str], moment: datetime) -> dict[str, str]:
+    """'3/7 stops' per vehicle with a route (issue 13): stops passed today, in route order."""
+    vehicles = [me.speakers[i] for i in speaker_ids if i in me.speakers]
+    found = runtime().service.route_progress(vehicles, moment)
+    return {
+        speaker: _("%(n)s/%(total)s stops", n=sum(1 for t in times if t), total=len(times))
+        for speaker, times in found.items()
+    }
 
 
 @bp.get("/")

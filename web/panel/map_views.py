@@ -26,12 +26,23 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from broadcaster import geometry, limits, planning
+from broadcaster.coverage import PASS_RADIUS_M, thinned
 from broadcaster.editing import Scope
 from broadcaster.errors import NotFound, ValidationError
-from broadcaster.models import Area, QuietAction, QuietHours, QuietZone, Role, SpeakerKind
+from broadcaster.models import (
+    Area,
+    QuietAction,
+    QuietHours,
+    QuietZone,
+    Role,
+    Route,
+    Speaker,
+    SpeakerKind,
+)
 from broadcaster.store.records import Fix
 from web.panel.common import Form, audit, local, now, page, require, scope
 from web.panel.i18n import _
+from web.panel.speakers import _stops as route_stops
 from web.runtime import iso, runtime
 
 bp = Blueprint("map", __name__)
@@ -40,6 +51,8 @@ WIDTH = 1000.0  # the SVG's user units across; its height follows the view's sha
 MARGIN = 0.06  # of the view's span, around what is drawn
 MIN_SPAN = 0.002  # degrees (~200 m): a single point still gets a view
 LIVE_EVERY_MS = 3000
+TRACKS_EVERY = 5  # polls: today's tracks come along every 15 s, the markers every 3 s
+MAX_DRAWN = 300  # points of a vehicle's track drawn (thinned evenly; ~1 m on screen apart)
 DEFAULT_VIEW = (35.9, 111.3, 36.3, 111.8)  # nothing to draw: somewhere, not the null island
 
 
@@ -166,6 +179,7 @@ def index() -> str:
         if s.kind is SpeakerKind.VEHICLE and s.route is not None and s.route.stops
     ]
     moving = vehicles(me)
+    tracks = tracks_today(me)
     points: list[tuple[float, float]] = [p for a in areas for p in a.polygon or ()]
     points += [s.location for s in fixed if s.location is not None]
     points += [
@@ -175,6 +189,7 @@ def index() -> str:
         if stop.lat is not None and stop.lon is not None
     ]
     points += [(v["fix"]["lat"], v["fix"]["lon"]) for v in moving if v["fix"]]
+    points += [(p[0], p[1]) for line in tracks.values() for p in line]
     zones = list(me.deployment.quiet_zones)
     if not me.is_admin:
         box = geometry.bounds([points])
@@ -183,13 +198,16 @@ def index() -> str:
     view = fit(points)
     drawn_routes = []
     for s in routes:
-        stops = [st for st in (s.route.stops if s.route else ()) if st.lat is not None]
         placed = [
-            (st.name, *view.point(st.lat, st.lon))  # type: ignore[arg-type]
-            for st in stops
+            (st.name, *view.point(st.lat, st.lon), number)
+            for number, st in enumerate(s.route.stops if s.route else ())
             if st.lat is not None and st.lon is not None
         ]
-        unplaced = [st.name for st in (s.route.stops if s.route else ()) if st.lat is None]
+        unplaced = [
+            (number, st.name)
+            for number, st in enumerate(s.route.stops if s.route else ())
+            if st.lat is None
+        ]
         drawn_routes.append({"speaker": s, "stops": placed, "unplaced": unplaced})
     return page(
         "panel/map.html",
@@ -204,9 +222,25 @@ def index() -> str:
         fixed=[(s, view.point(*s.location)) for s in fixed if s.location is not None],
         routes=drawn_routes,
         vehicles=moving,
+        tracks={
+            speaker: view.path([(p[0], p[1]) for p in line]) for speaker, line in tracks.items()
+        },
         live_every_ms=LIVE_EVERY_MS,
+        tracks_every=TRACKS_EVERY,
         unshaped=[a for a in _visible_areas(me) if a.polygon is None],
     )
+
+
+@bp.app_context_processor
+def _route_progress() -> dict[str, Any]:
+    """`stops_passed(speaker)` for the route sheet: per stop, when it was passed today
+    ("08:14", local) or None; called only by the templates that show it."""
+
+    def stops_passed(speaker: Speaker) -> list[str | None]:
+        found = runtime().service.route_progress([speaker], now()).get(speaker.id, [])
+        return [local(t, "%H:%M") if t is not None else None for t in found]
+
+    return {"stops_passed": stops_passed, "pass_radius_m": f"{PASS_RADIUS_M:g}"}
 
 
 def _label_at(ring: Sequence[tuple[float, float]]) -> tuple[float, float]:
@@ -217,11 +251,32 @@ def _label_at(ring: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 @bp.get("/map/live")
 def live() -> Response:
-    """The visible vehicles' latest fixes, for the page's script (small, polled every 3 s)."""
+    """The visible vehicles' latest fixes, for the page's script (small, polled every 3 s);
+    with `?tracks=1` (every `TRACKS_EVERY`th poll) also today's tracks, thinned."""
     me = scope()
-    return jsonify(
-        {"vehicles": vehicles(me), "every_ms": LIVE_EVERY_MS, "time": local(now(), "%H:%M:%S")}
-    )
+    answer: dict[str, Any] = {
+        "vehicles": vehicles(me),
+        "every_ms": LIVE_EVERY_MS,
+        "time": local(now(), "%H:%M:%S"),
+    }
+    if request.args.get("tracks") == "1":
+        answer["tracks"] = tracks_today(me)
+    return jsonify(answer)
+
+
+def tracks_today(me: Scope) -> dict[str, list[list[float]]]:
+    """Today's track of each visible vehicle, as [[lat, lon], ...] of at most `MAX_DRAWN`
+    points (evenly thinned, the newest kept): ~6 KB a vehicle however long the day."""
+    ids = [s.id for s in me.speakers.values() if s.kind is SpeakerKind.VEHICLE]
+    found = runtime().service.today_tracks.get(ids, now())
+    drawn = {}
+    for speaker, track in found.items():
+        few = thinned(track, MAX_DRAWN)
+        drawn[speaker] = [
+            [round(float(lat), 5), round(float(lon), 5)]
+            for lat, lon in zip(few.lat, few.lon, strict=True)
+        ]
+    return drawn
 
 
 # -- editing the shapes (admins): an area's outline, the quiet zones ---------------------------
@@ -433,3 +488,52 @@ def delete_zone(zone_id: str) -> Response:
     audit("quiet_zone.delete", zone_id)
     flash(_("Deleted."))
     return redirect(url_for("map.index"))
+
+
+# -- route stops placed and dragged on the map (admins) -----------------------------------------
+#
+# The page posts one moved stop (its place in the route, its name as the page knew it, the new
+# latitude and longitude); the route is saved through the route editing code of the speaker
+# page (the same checks, the same audit action), with the other stops as they are now.
+
+
+@bp.post("/map/routes/<speaker_id>/stops")
+def move_stop(speaker_id: str) -> tuple[Response, int]:
+    me = require(Role.ADMIN)
+    speaker = me.speaker(speaker_id)
+    if speaker.kind is not SpeakerKind.VEHICLE:
+        raise NotFound(f"no vehicle {speaker_id!r}")
+    store = runtime().service.store
+    current = store.places.get_speaker(speaker_id)
+    stops = current.route.stops if current.route is not None else ()
+    asked = Form(request.form.copy())
+    index = asked.integer("index", 0, max(0, len(stops) - 1))
+    if not stops:
+        asked.error("index", _("This vehicle has no stops."))
+    if not asked.ok:
+        return _refused(asked, 422)
+    if stops[index].name != asked.raw("name"):
+        asked.error("name", _("The route was changed meanwhile: reload the map."))
+        return _refused(asked, 409)
+    rows: MultiDict[str, str] = MultiDict()
+    for number, stop in enumerate(stops):
+        moved = number == index
+        lat = asked.raw("lat") if moved else ("" if stop.lat is None else repr(stop.lat))
+        lon = asked.raw("lon") if moved else ("" if stop.lon is None else repr(stop.lon))
+        rows.add("stop_name", stop.name)
+        rows.add("stop_lat", lat)
+        rows.add("stop_lon", lon)
+        rows.add("stop_note", stop.note)
+    form = Form(rows)
+    checked = route_stops(form)
+    if not form.ok:
+        return _refused(form, 422)
+    store.places.update_speaker(replace(current, route=Route(tuple(checked))))
+    audit("route.update", speaker_id, {"stops": [s.name for s in checked], "moved": index + 1})
+    placed = checked[index]
+    return jsonify({"ok": True, "index": index, "lat": placed.lat, "lon": placed.lon}), 200
+
+
+def _refused(form: Form, status: int) -> tuple[Response, int]:
+    field, message = next(iter(form.errors.items()))
+    return jsonify({"ok": False, "field": field, "message": message}), status
