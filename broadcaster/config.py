@@ -130,11 +130,14 @@ class Settings:
     cap: CapSettings = field(default_factory=CapSettings)
     # `retention:` how long plays, tracks and events keep their rows (issue 14).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    # `coverage.min_minutes`: villages heard less on a day are flagged (issue 13, item 5).
+    coverage_min_minutes: int = limits.COVERAGE_MIN.default
 
 
 TOP_KEYS = {
     "deployment", "audio", "server", "lexicon", "areas", "speakers", "messages",
     "programs", "schedules", "users", "live", "cap", "quiet_zones", "retention",
+    "coverage",
 }  # fmt: skip
 
 
@@ -173,6 +176,9 @@ def load_settings(path: Path) -> Settings:
         ),
         cap=load_cap(root.get("cap", {})),
         retention=_retention(root.get("retention", {})),
+        coverage_min_minutes=_int(
+            root.get("coverage", {}).mapping({"min_minutes"}), "min_minutes", limits.COVERAGE_MIN
+        ),
     )
 
 

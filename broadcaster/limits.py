@@ -19,6 +19,7 @@ from datetime import time, timedelta
 from audio.limits import DEFAULT_VOICE, MAX_CHARS, RATE_WPM, VOLUME, Bound
 
 __all__ = [
+    "COVERAGE_MIN",
     "DEFAULT_EXPIRY",
     "DEFAULT_VOICE",
     "DEFAULT_WINDOW",
@@ -67,6 +68,8 @@ DEFAULT_EXPIRY = timedelta(minutes=EXPIRY_MIN.default)
 # A live page's longest length (`live.max_minutes`, issue 12): the server ends it there, the
 # client on its own clock as well. An hour at most: a page is a person talking, not a loop.
 LIVE_MIN: Bound[int] = Bound(1, 60, 10, "minutes")
+# `coverage.min_minutes`: a village heard less on a day is flagged in the coverage report.
+COVERAGE_MIN: Bound[int] = Bound(0, 1440, 10, "minutes")
 # Coordinates of a route's stop, in degrees.
 LAT: Bound[float] = Bound(-90, 90, 0.0, "degrees")
 LON: Bound[float] = Bound(-180, 180, 0.0, "degrees")

@@ -14,9 +14,11 @@ inside in longitude), so it is inside from 10:04:00 to its last point at 10:10:0
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from broadcaster.config import ConfigError, Settings, load_settings
 from broadcaster.coverage import (
     Village,
     coverage,
@@ -29,6 +31,7 @@ from broadcaster.coverage import (
 )
 from broadcaster.models import PlayKind, PlayLogEntry
 from broadcaster.store.tracks import TrackPoint
+from tests.broadcaster.test_config import MINIMAL
 
 DAY = datetime(2026, 12, 1, tzinfo=UTC)  # times below are UTC; the day does not matter
 VILLAGE = ((36.000, 111.500), (36.000, 111.510), (36.010, 111.510), (36.010, 111.500))
@@ -158,3 +161,16 @@ def test_thinned_keeps_the_ends_and_the_bound() -> None:
     drawn = thinned(many, 300)
     assert len(drawn) <= 300 and drawn.t[0] == many.t[0] and drawn.t[-1] == many.t[-1]
     assert thinned(V1, 300) is V1
+
+
+def test_the_minimum_comes_from_the_config(tmp_path: Path, settings: Settings) -> None:
+    assert settings.coverage_min_minutes == 10  # config.yaml's `coverage: {min_minutes: 10}`
+    path = tmp_path / "config.yaml"
+    path.write_text(MINIMAL + "coverage: {min_minutes: 25}\n")
+    assert load_settings(path).coverage_min_minutes == 25
+    path.write_text(MINIMAL)
+    assert load_settings(path).coverage_min_minutes == 10
+    for bad, words in (("{min_minutes: -1}", "coverage.min_minutes"), ("{minimum: 5}", "minimum")):
+        path.write_text(MINIMAL + f"coverage: {bad}\n")
+        with pytest.raises(ConfigError, match=words):
+            load_settings(path)

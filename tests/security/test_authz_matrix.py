@@ -214,6 +214,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/reports/plays.csv"): Case(
         PANEL_LIST, "/reports/plays.csv?day=2025-05-06&area={area}"
     ),
+    ("GET", "/reports/coverage"): Case(PANEL_LIST, "/reports/coverage?day=2025-05-06"),
+    ("GET", "/reports/coverage.csv"): Case(PANEL_LIST, "/reports/coverage.csv?day=2025-05-06"),
     # panel: another village's objects
     ("GET", "/messages/<message_id>"): Case(PANEL_OBJECT, "/messages/{message}"),
     ("POST", "/messages/<message_id>"): Case(

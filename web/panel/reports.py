@@ -1,4 +1,5 @@
-"""Reports: the play log by day, area and speaker (chart per hour, CSV); the audit log."""
+"""Reports: the play log by day, area and speaker (chart per hour, CSV); the coverage of the
+villages by day (issue 13); the audit log."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.exceptions import BadRequest
 
-from broadcaster.models import PlayKind, PlayLogEntry, Role
+from broadcaster import coverage
+from broadcaster.coverage import Village, VillageCoverage
+from broadcaster.editing import Scope
+from broadcaster.models import Area, AreaKind, PlayKind, PlayLogEntry, Role, SpeakerKind
+from broadcaster.planning import area_chain
 from broadcaster.store.devices import PlayTotal, day_bounds
 from broadcaster.store.retention import first_detail_day, seconds_span
 from web.panel.common import local, now, page, require
@@ -379,6 +384,171 @@ def plays_csv() -> Response:
         stream_with_context(rows()),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=plays-{span}.csv"},
+    )
+
+
+# -- coverage: did every village hear it (issue 13, item 5; broadcaster/coverage.py) -----------
+
+VILLAGE_KINDS = (AreaKind.VILLAGE, AreaKind.COMMUNITY)
+
+
+@dataclass
+class CoverageRow:
+    """One village's day: names, minutes from vehicles and fixed loudspeakers, by message."""
+
+    area: Area
+    parent: str
+    found: VillageCoverage
+    messages: list[tuple[str, str, str, str]]  # (what, vehicle, fixed, total minutes)
+
+    @property
+    def vehicle_minutes(self) -> str:
+        return _minutes(self.found.vehicle_seconds)
+
+    @property
+    def fixed_minutes(self) -> str:
+        return _minutes(self.found.fixed_seconds)
+
+    @property
+    def total_minutes(self) -> str:
+        return _minutes(self.found.total_seconds)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}"
+
+
+def _coverage_day() -> tuple[date, str | None]:
+    today = now().astimezone(runtime().settings.zone).date()
+    raw = (request.args.get("day") or "").strip()
+    if not raw:
+        return today, None
+    day, error = _parse_day(raw)
+    return (day, None) if day is not None else (today, error)
+
+
+def coverage_rows(me: Scope, day: date) -> list[CoverageRow]:
+    """The villages the user may see (areas with an outline), worst heard first: flagged,
+    then by minutes and name. Every vehicle counts (a township's vehicle is heard in a
+    chief's village too); a message the user may not see is named as another area's."""
+    rt = runtime()
+    zone = rt.settings.zone
+    deployment = me.deployment
+    areas = {a.id: a for a in deployment.areas}
+    shown = [
+        me.areas[a]
+        for a in sorted(me.reach)
+        if a in me.areas and me.areas[a].polygon and me.areas[a].kind in VILLAGE_KINDS
+    ]
+    fixed = [s for s in deployment.speakers if s.kind is SpeakerKind.FIXED]
+    villages = [
+        Village(
+            a.id,
+            a.polygon or (),
+            frozenset(s.id for s in fixed if a.id in area_chain(s.area_id, areas)),
+        )
+        for a in shown
+    ]
+    vehicle_ids = [s.id for s in deployment.speakers if s.kind is SpeakerKind.VEHICLE]
+    start, end = day_bounds(day, zone)
+    if day == now().astimezone(zone).date():
+        tracks = rt.service.today_tracks.get(vehicle_ids, now())
+    else:  # a straight step may reach across midnight: the neighbours' edges too
+        points = rt.service.store.tracks.of_speakers(
+            vehicle_ids, start - coverage.MAX_GAP, end + coverage.MAX_GAP
+        )
+        tracks = {speaker: coverage.track_of(found) for speaker, found in points.items()}
+    wanted = set(vehicle_ids) | {i for v in villages for i in v.fixed_speaker_ids}
+    plays = rt.service.store.devices.iter_plays(start, end, speaker_ids=wanted, page=CSV_PAGE)
+    found = coverage.coverage(villages, plays, tracks, min_minutes=rt.settings.coverage_min_minutes)
+    names = names_for(me)
+    rows = []
+    for area, village in zip(shown, found, strict=True):
+        messages = [
+            (
+                _covered_what(key, names),
+                _minutes(moving),
+                _minutes(still),
+                _minutes(moving + still),
+            )
+            for key, moving, still in village.messages()
+        ]
+        parent = names.area(area.parent_id) if area.parent_id in me.areas else ""
+        rows.append(CoverageRow(area, parent, village, messages))
+    rows.sort(key=lambda r: (not r.found.flagged, r.found.total_seconds, r.area.name))
+    return rows
+
+
+def _covered_what(key: coverage.MessageKey, names: Names) -> str:
+    message_id, kind = key
+    if message_id and message_id not in names.messages:
+        return _("A message of another area")
+    return _what(message_id, kind, names)
+
+
+def _coverage_words(day: date) -> dict[str, Any]:
+    settings = runtime().settings
+    today = now().astimezone(settings.zone).date()
+    old = (today - day).days > settings.retention.track_days
+    return {
+        "min_minutes": settings.coverage_min_minutes,
+        "track_note": _(
+            "GPS tracks are kept %(n)s days: the vehicles' minutes of this day are no longer "
+            "known.",
+            n=settings.retention.track_days,
+        )
+        if old
+        else "",
+    }
+
+
+@bp.get("/reports/coverage")
+def coverage_page() -> tuple[str, int]:
+    me = require(Role.ADMIN, Role.CHIEF)
+    day, error = _coverage_day()
+    rows = coverage_rows(me, day)
+    body = page(
+        "panel/coverage.html",
+        day=day,
+        rows=rows,
+        error=error,
+        flagged=sum(1 for r in rows if r.found.flagged),
+        **_coverage_words(day),
+    )
+    return body, 400 if error else 200
+
+
+@bp.get("/reports/coverage.csv")
+def coverage_csv() -> Response:
+    """The coverage of one day for a spreadsheet: a row per village and message, then a row
+    per village with its totals and whether it is below the minimum."""
+    me = require(Role.ADMIN, Role.CHIEF)
+    day, error = _coverage_day()
+    if error:
+        raise BadRequest(error)
+    rows = coverage_rows(me, day)
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def row(cells: Iterable[object]) -> None:
+        writer.writerow(csv_cell(cell) for cell in cells)
+
+    minutes = [_("Minutes from vehicles"), _("Minutes from fixed loudspeakers"), _("Minutes")]
+    row([_("Village"), _("Township"), _("Message"), *minutes])
+    for r in rows:
+        for what, moving, still, total in r.messages:
+            row([r.area.name, r.parent, what, moving, still, total])
+    writer.writerow([])
+    row([_("Totals per village"), _("Township"), *minutes, _("Below the minimum")])
+    for r in rows:
+        flag = _("yes") if r.found.flagged else _("no")
+        row([r.area.name, r.parent, r.vehicle_minutes, r.fixed_minutes, r.total_minutes, flag])
+    writer.writerow([])
+    row([_("Minimum per village and day (minutes)"), runtime().settings.coverage_min_minutes])
+    return Response(
+        "\ufeff" + out.getvalue(),  # a BOM so spreadsheet programs read the Chinese names
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=coverage-{day.isoformat()}.csv"},
     )
 
 
