@@ -278,10 +278,13 @@ class Pager:
             ask["override_window"] = True
         if self.take_over:
             ask["take_over"] = True
+        # A server that goes away shows as ConnectionClosed or, when the socket is reset
+        # under a send, as an OSError (ConnectionResetError, BrokenPipeError).
+        lost = (simple_websocket.ConnectionClosed, OSError)
         try:
             ws.send(json.dumps(ask))
             answer = self._json(ws.receive(timeout=ANSWER_TIMEOUT_S))
-        except simple_websocket.ConnectionClosed:
+        except lost:
             raise PageFailed("the server closed the connection before answering") from None
         if answer is None:
             raise PageFailed("the server did not answer the page request")
@@ -303,8 +306,8 @@ class Pager:
             if self.ended is None:
                 ws.send(json.dumps({"end": True}))
                 self._wait_end(ws)
-        except simple_websocket.ConnectionClosed:
-            with contextlib.suppress(simple_websocket.ConnectionClosed):
+        except lost:
+            with contextlib.suppress(*lost):
                 self._drain(ws)  # what the server said before it closed (taken over, ...)
             if self.ended is None:
                 raise PageFailed("the connection to the server was lost mid-page") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import struct
 import threading
 import time
 import wave
@@ -26,13 +25,13 @@ import simple_websocket
 
 from tests.browser.conftest import ARGS, CHROMIUM, PASSWORD
 from tests.integration.harness import ADMIN_PASSWORD, Client, Server, starts, wait_for
+from tests.integration.livewire import open_pager, read_frames
 
 # Minutes of real servers, clients and a browser: in `make test-slow`, to keep `make test`
 # under its ten minutes.
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHOTS = Path("/tmp/broadcaster-browser-shots")
 PHONE = {"width": 390, "height": 844}
-HEADER = struct.Struct(">IHH")
 TONE_HZ = 880.0
 FRAME_BYTES = 882  # 20 ms of 16-bit mono at 22,050 Hz
 
@@ -165,19 +164,8 @@ class Stream(threading.Thread):
             self.status = answer.status_code
             if answer.status_code != 200:
                 return
-            pending = b""
-            for chunk in answer.iter_content(chunk_size=None):
-                pending += chunk
-                while len(pending) >= HEADER.size:
-                    seq, length, flags = HEADER.unpack_from(pending)
-                    if len(pending) < HEADER.size + length:
-                        break
-                    self.frames.append((seq, pending[HEADER.size : HEADER.size + length], flags))
-                    pending = pending[HEADER.size + length :]
-                    if flags & 1:
-                        return
-                if self.closing.is_set():
-                    return  # the connection closes here: the stream is dropped
+            # The connection closes when `closing` is set: the stream is dropped.
+            read_frames(answer.iter_content(chunk_size=None), self.frames, self.closing.is_set)
 
     @property
     def ended(self) -> bool:
@@ -243,12 +231,7 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _pager(server: Server, user: str, ask: dict[str, object]) -> tuple[Any, dict[str, Any]]:
-    ws = simple_websocket.Client.connect(
-        server.url.replace("http", "ws") + "/api/v1/live",
-        headers={"Authorization": f"Bearer {server.user_token(user)}"},
-    )
-    ws.send(json.dumps(ask))
-    return ws, json.loads(ws.receive(timeout=10))
+    return open_pager(server, server.user_token(user), ask)
 
 
 # -- the tests ------------------------------------------------------------------------------

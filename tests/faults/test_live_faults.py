@@ -151,11 +151,11 @@ def test_a_client_killed_mid_page_restarts_into_its_loop_not_the_page(
     assert outcome and '"heard"' in outcome[0][0]
 
 
-@pytest.mark.slow
-def test_the_server_killed_mid_page_each_client_ends_it_2_s_later_and_loops_on(
-    server: Server, tmp_path: Path
-) -> None:
-    group = [Client(s, tmp_path, server.url, server.device_token(s)) for s in ("spk-1", "spk-2")]
+@contextlib.contextmanager
+def page_on_air(server: Server, root: Path) -> Iterator[tuple[list[Client], Pager]]:
+    """spk-1 and spk-2 looping, then a page to both that each has started to play; the
+    clients and the pager are stopped afterwards whatever happened."""
+    group = [Client(s, root, server.url, server.device_token(s)) for s in ("spk-1", "spk-2")]
     for c in group:
         c.start()
     pager = Pager(server, server.user_token("admin"))
@@ -167,6 +167,18 @@ def test_the_server_killed_mid_page_each_client_ends_it_2_s_later_and_loops_on(
             lambda: all(any(h.start["clip"] == pager.page for h in live_clips(c)) for c in group),
             10,
         )
+        yield group, pager
+    finally:
+        pager.close()
+        for c in group:
+            c.stop()
+
+
+@pytest.mark.slow
+def test_the_server_killed_mid_page_each_client_ends_it_2_s_later_and_loops_on(
+    server: Server, tmp_path: Path
+) -> None:
+    with page_on_air(server, tmp_path) as (group, pager):
         time.sleep(1.5)
         killed_at = time.time()
         server.kill()
@@ -182,10 +194,6 @@ def test_the_server_killed_mid_page_each_client_ends_it_2_s_later_and_loops_on(
         server.start()
         for s in ("spk-1", "spk-2"):
             assert wait_for(lambda s=s: live_plays(server, s), 60)  # type: ignore[misc]
-    finally:
-        pager.close()
-        for c in group:
-            c.stop()
     for s in ("spk-1", "spk-2"):
         assert live_plays(server, s) == [(pager.page, 0, "cut:stream-lost")]
     (reason,) = db_rows(server, "SELECT ended_reason FROM live_pages WHERE id = ?", pager.page)
@@ -238,18 +246,7 @@ def test_a_network_that_stalls_5_s_ends_the_page_after_2_s_and_the_loop_resumes(
 def test_the_pager_gone_without_a_word_ends_the_page_everywhere(
     server: Server, tmp_path: Path
 ) -> None:
-    group = [Client(s, tmp_path, server.url, server.device_token(s)) for s in ("spk-1", "spk-2")]
-    for c in group:
-        c.start()
-    pager = Pager(server, server.user_token("admin"))
-    try:
-        assert wait_for(lambda: looping(group) and online(server, ["spk-1", "spk-2"]), 60)
-        pager.open(["spk-1", "spk-2"])
-        pager.talk(500, background=True)
-        assert wait_for(
-            lambda: all(any(h.start["clip"] == pager.page for h in live_clips(c)) for c in group),
-            10,
-        )
+    with page_on_air(server, tmp_path) as (group, pager):
         time.sleep(1.0)
         gone_at = time.time()
         pager.vanish()  # the tab closed: the socket goes, no end message
@@ -257,10 +254,6 @@ def test_the_pager_gone_without_a_word_ends_the_page_everywhere(
         assert wait_for(lambda: all(loop_after(c, gone_at) for c in group), 20)
         for s in ("spk-1", "spk-2"):
             assert wait_for(lambda s=s: live_plays(server, s), 30)  # type: ignore[misc]
-    finally:
-        pager.close()
-        for c in group:
-            c.stop()
     for c in group:
         stop = stop_line(c, pager.page)
         assert stop is not None

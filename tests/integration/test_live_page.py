@@ -34,25 +34,18 @@ from tests.integration.harness import (
     seconds,
     wait_for,
 )
+from tests.integration.livewire import heartbeat, paging_server, read_frames
 from tests.integration.panel_users import login
 
 pytestmark = pytest.mark.integration
-HEADER = struct.Struct(">IHH")
 RATE = 22050  # the deployment's clip rate (audio.sample_rate)
 FRAME = 882
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    now = aware_now()
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        deployment_yaml(window_start=now - seconds(60), window_end=now + seconds(3600), speakers=3)
-    )
-    running = Server(tmp_path, config)
-    running.start()
-    yield running
-    running.stop()
+    with paging_server(tmp_path) as running:
+        yield running
 
 
 def write_wav(path: Path, samples: list[int], rate: int = RATE, channels: int = 1) -> None:
@@ -70,16 +63,6 @@ def ramp(n: int) -> list[int]:
 
 def tone(seconds_: float, rate: int, hz: float = 440.0) -> list[int]:
     return [int(8000 * math.sin(2 * math.pi * hz * i / rate)) for i in range(int(seconds_ * rate))]
-
-
-def heartbeat(server: Server, speaker: str, token: str) -> None:
-    answer = requests.post(
-        f"{server.url}/api/v1/speakers/{speaker}/heartbeat",
-        json={"state": "playing"},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
 
 
 def page_cli(
@@ -135,19 +118,11 @@ class Speaker:
             f"{self.server.url}/api/v1/speakers/{self.speaker}/live/{self.page}?behind_ms=0",
             headers=auth, stream=True, timeout=30,
         ) as answer:  # fmt: skip
-            pending = b""
-            for chunk in answer.iter_content(chunk_size=None):
-                pending += chunk
-                while len(pending) >= HEADER.size:
-                    seq, length, flags = HEADER.unpack_from(pending)
-                    if len(pending) < HEADER.size + length:
-                        break
-                    self.frames.append((seq, pending[HEADER.size : HEADER.size + length], flags))
-                    pending = pending[HEADER.size + length :]
-                    if flags & 1:
-                        return
-                    if self.stop_after is not None and len(self.frames) >= self.stop_after:
-                        return
+            read_frames(
+                answer.iter_content(chunk_size=None),
+                self.frames,
+                lambda: self.stop_after is not None and len(self.frames) >= self.stop_after,
+            )
 
     @property
     def pcm(self) -> bytes:

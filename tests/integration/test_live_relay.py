@@ -19,45 +19,19 @@ import pytest
 import requests
 import simple_websocket
 
-from tests.integration.harness import Server, aware_now, deployment_yaml, seconds
+from tests.integration.harness import Server
+from tests.integration.livewire import Frame, heartbeat, open_pager, paging_server, read_frames
 
 pytestmark = pytest.mark.integration
-HEADER = struct.Struct(">IHH")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    now = aware_now()
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        deployment_yaml(window_start=now - seconds(60), window_end=now + seconds(3600), speakers=3)
-    )
-    running = Server(tmp_path, config)
-    running.start()
-    yield running
-    running.stop()
+    with paging_server(tmp_path) as running:
+        yield running
 
 
-def _heartbeat(server: Server, speaker: str, token: str) -> None:
-    answer = requests.post(
-        f"{server.url}/api/v1/speakers/{speaker}/heartbeat",
-        json={"state": "playing"},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
-
-
-def _pager(server: Server, token: str, ask: dict[str, object]) -> tuple[object, dict]:  # type: ignore[type-arg]
-    ws = simple_websocket.Client.connect(
-        server.url.replace("http", "ws") + "/api/v1/live",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    ws.send(json.dumps(ask))
-    return ws, json.loads(ws.receive(timeout=10))
-
-
-def _read_stream(server: Server, speaker: str, token: str, page: str, into: list) -> None:  # type: ignore[type-arg]
+def _read_stream(server: Server, speaker: str, token: str, page: str, into: list[Frame]) -> None:
     with requests.get(
         f"{server.url}/api/v1/speakers/{speaker}/live/{page}?behind_ms=0",
         headers={"Authorization": f"Bearer {token}"},
@@ -65,25 +39,15 @@ def _read_stream(server: Server, speaker: str, token: str, page: str, into: list
         timeout=30,
     ) as answer:
         assert answer.status_code == 200, answer.text
-        pending = b""
-        for chunk in answer.iter_content(chunk_size=None):
-            pending += chunk
-            while len(pending) >= HEADER.size:
-                seq, length, flags = HEADER.unpack_from(pending)
-                if len(pending) < HEADER.size + length:
-                    break
-                into.append((seq, pending[HEADER.size : HEADER.size + length], flags))
-                pending = pending[HEADER.size + length :]
-                if flags & 1:
-                    return
+        read_frames(answer.iter_content(chunk_size=None), into)
 
 
 def test_a_page_reaches_every_speaker_in_order_and_ends_for_all(server: Server):
     devices = {s: server.device_token(s) for s in ("spk-1", "spk-2", "spk-3")}
     admin = server.user_token("admin")
     for speaker, token in devices.items():  # online (heartbeats every 2 s here)
-        _heartbeat(server, speaker, token)
-    ws, answer = _pager(server, admin, {"speakers": ["spk-1", "spk-2"]})
+        heartbeat(server, speaker, token)
+    ws, answer = open_pager(server, admin, {"speakers": ["spk-1", "spk-2"]})
     assert "page" in answer, answer
     page = answer["page"]
     assert {t["speaker"]: t["live"] for t in answer["targets"]} == {"spk-1": True, "spk-2": True}
@@ -107,7 +71,7 @@ def test_a_page_reaches_every_speaker_in_order_and_ends_for_all(server: Server):
     time.sleep(0.5)  # the readers are connected before the first frame
 
     # A second pager while the first talks: told who is talking, nothing starts.
-    chief_ws, refused = _pager(server, admin, {"speakers": ["spk-2", "spk-3"]})
+    chief_ws, refused = open_pager(server, admin, {"speakers": ["spk-2", "spk-3"]})
     assert refused["error"]["code"] == "busy" and refused["error"]["by"] == "admin", refused
     with contextlib.suppress(simple_websocket.ConnectionClosed):  # the server closed it
         chief_ws.close()  # type: ignore[attr-defined]
@@ -130,8 +94,8 @@ def test_a_page_reaches_every_speaker_in_order_and_ends_for_all(server: Server):
         ws.close()  # type: ignore[attr-defined]
 
     # Over: the speakers are free for the next pager.
-    _heartbeat(server, "spk-2", devices["spk-2"])  # online (heartbeats every 2 s here)
-    again, answer = _pager(server, admin, {"speakers": ["spk-2"]})
+    heartbeat(server, "spk-2", devices["spk-2"])  # online (heartbeats every 2 s here)
+    again, answer = open_pager(server, admin, {"speakers": ["spk-2"]})
     assert "page" in answer, answer
     again.close()  # type: ignore[attr-defined]
 
@@ -140,18 +104,18 @@ def test_pagers_without_the_right_are_refused_and_nothing_starts(server: Server)
     devices = {s: server.device_token(s) for s in ("spk-1", "spk-2")}
     chief = server.user_token("chief-a")  # village-a: spk-1 and spk-3
     for speaker, token in devices.items():
-        _heartbeat(server, speaker, token)
-    ws, answer = _pager(server, chief, {"speakers": ["spk-2"]})  # village-b's
+        heartbeat(server, speaker, token)
+    ws, answer = open_pager(server, chief, {"speakers": ["spk-2"]})  # village-b's
     assert answer["error"]["code"] == "refused" and "spk-2" in answer["error"]["message"], answer
-    ws, answer = _pager(server, chief, {"speakers": ["spk-1"], "take_over": True})
+    ws, answer = open_pager(server, chief, {"speakers": ["spk-1"], "take_over": True})
     assert "only an admin" in answer["error"]["message"], answer
     upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Authorization": "Bearer nope"}  # fmt: skip
     refused = requests.get(f"{server.url}/api/v1/live", headers=upgrade, timeout=10)
     assert refused.status_code == 401, refused.text  # before the upgrade, as every API answer
     assert refused.json()["error"]["code"] == "unauthenticated"
-    _heartbeat(server, "spk-1", devices["spk-1"])  # online (heartbeats every 2 s here)
-    ws, answer = _pager(server, chief, {"speakers": ["spk-1"]})  # the chief's own: fine
+    heartbeat(server, "spk-1", devices["spk-1"])  # online (heartbeats every 2 s here)
+    ws, answer = open_pager(server, chief, {"speakers": ["spk-1"]})  # the chief's own: fine
     assert "page" in answer and answer["targets"][0]["live"], answer
     with contextlib.suppress(simple_websocket.ConnectionClosed):
         ws.send(json.dumps({"end": True}))  # type: ignore[attr-defined]
