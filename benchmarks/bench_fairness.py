@@ -15,27 +15,24 @@ dashboard: 50,000 plays today across the district's speakers; the dashboard page
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 from sqlalchemy import insert
 
-from benchmarks.common import rss_mb
+from benchmarks.common import deployment_server, rss_mb
 from broadcaster.store import Store, TokenKind, sqlite_url
 from broadcaster.store import schema as t
 from tests.integration.harness import (
     ADMIN_PASSWORD,
     Server,
     aware_now,
-    deployment_yaml,
     seconds,
 )
 from tests.integration.panel_users import Poller, add_users, login, long_text, opus_bomb, preview
@@ -54,25 +51,6 @@ def _quantiles(values: list[float]) -> dict[str, float]:
     }
 
 
-@contextlib.contextmanager
-def _server(root: Path, speakers: int) -> Any:
-    now = aware_now()
-    config = root / "config.yaml"
-    config.write_text(
-        deployment_yaml(
-            window_start=now - timedelta(hours=1), window_end=now + timedelta(hours=1),
-            speakers=speakers,
-        ),
-        encoding="utf-8",
-    )  # fmt: skip
-    server = Server(root, config)
-    server.start(timeout_s=120)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _clip_bytes(data: Path) -> tuple[int, int]:
     files = [p for p in (data / "clips").glob("*/*") if p.suffix != ".json"]
     return len(files), sum(p.stat().st_size for p in files)
@@ -82,7 +60,7 @@ def previews(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
         root = Path(tmp)
         bomb = opus_bomb(root)
-        with _server(root, 1) as server:
+        with deployment_server(1, opens_in_s=-3600, length_s=7200) as server:
             assert server.proc is not None
             names = [f"user{i}" for i in range(count + 1)]
             add_users(server, names)
@@ -168,10 +146,7 @@ def _add_plays(server: Server, plays: int, speakers: int) -> str:
 
 
 def dashboard(plays: int, speakers: int = 23, loads: int = 5) -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp,
-        _server(Path(tmp), speakers) as server,
-    ):
+    with deployment_server(speakers, opens_in_s=-3600, length_s=7200) as server:
         token = _add_plays(server, plays, speakers)
         session, _csrf = login(server.url, "admin", ADMIN_PASSWORD)
         plan_url = server.url + "/api/v1/speakers/spk-1/plan"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +21,10 @@ from typing import Any
 import requests
 from sqlalchemy import insert
 
-from benchmarks.common import rss_mb
+from benchmarks.common import deployment_server, rss_mb
 from broadcaster.store import Store, TokenKind, sqlite_url
 from broadcaster.store import schema as t
-from tests.integration.harness import ADMIN_PASSWORD, ZONE, Server, aware_now, deployment_yaml
+from tests.integration.harness import ADMIN_PASSWORD, ZONE, Server, aware_now
 from tests.integration.panel_users import Poller, login
 
 
@@ -89,71 +88,56 @@ def _add_plays(server: Server, speakers: int, days: int, per_day: int) -> tuple[
 
 
 def report(speakers: int, days: int, per_day: int, loads: int = 3) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="broadcaster-bench-") as tmp:
-        root = Path(tmp)
-        now = aware_now()
-        config = root / "config.yaml"
-        config.write_text(
-            deployment_yaml(
-                window_start=now - timedelta(hours=1), window_end=now + timedelta(hours=1),
-                speakers=speakers,
-            ),
-            encoding="utf-8",
-        )  # fmt: skip
-        server = Server(root, config)
-        server.start(timeout_s=120)
-        try:
-            first, last, token = _add_plays(server, speakers, days, per_day)
-            session, _csrf = login(server.url, "admin", ADMIN_PASSWORD)
-            query = f"?from={first}&to={last}"
-            plan_url = server.url + "/api/v1/speakers/spk-1/plan"
-            headers = {"Authorization": f"Bearer {token}"}
-            requests.get(plan_url, headers=headers, timeout=60).raise_for_status()
-            session.get(server.url + "/", timeout=120).raise_for_status()
-            assert server.proc is not None
-            rss_idle = rss_mb(server.proc.pid)
-            peak_idle = _peak_mb(server.proc.pid)
-            page: list[float] = []
-            csv_first: list[float] = []
-            csv_total: list[float] = []
-            size = 0
-            with Poller(plan_url, 0.1, headers) as device:
-                time.sleep(0.3)
-                for _ in range(loads):
-                    start = time.monotonic()
-                    answer = session.get(server.url + "/reports" + query, timeout=300)
-                    page.append(time.monotonic() - start)
-                    answer.raise_for_status()
-                    start = time.monotonic()
-                    with session.get(
-                        server.url + "/reports/plays.csv" + query, timeout=300, stream=True
-                    ) as csv:
-                        csv.raise_for_status()
-                        size = 0
-                        for n, chunk in enumerate(csv.iter_content(65536)):
-                            if n == 0:
-                                csv_first.append(time.monotonic() - start)
-                            size += len(chunk)
-                    csv_total.append(time.monotonic() - start)
-                time.sleep(0.3)
-            return {
-                "speakers": speakers,
-                "days": days,
-                "plays": speakers * days * per_day,
-                "reports_page": _quantiles(page),
-                "csv_first_byte": _quantiles(csv_first),
-                "csv_whole": _quantiles(csv_total),
-                "csv_mb": round(size / 2**20, 1),
-                "server_rss_mb": {
-                    "before": round(rss_idle),
-                    "peak_before": round(peak_idle),
-                    "after": round(rss_mb(server.proc.pid)),
-                    "peak": round(_peak_mb(server.proc.pid)),
-                },
-                "device_plan_fetch": _quantiles(device.latencies),
-            }
-        finally:
-            server.stop()
+    with deployment_server(speakers, opens_in_s=-3600, length_s=7200) as server:
+        first, last, token = _add_plays(server, speakers, days, per_day)
+        session, _csrf = login(server.url, "admin", ADMIN_PASSWORD)
+        query = f"?from={first}&to={last}"
+        plan_url = server.url + "/api/v1/speakers/spk-1/plan"
+        headers = {"Authorization": f"Bearer {token}"}
+        requests.get(plan_url, headers=headers, timeout=60).raise_for_status()
+        session.get(server.url + "/", timeout=120).raise_for_status()
+        assert server.proc is not None
+        rss_idle = rss_mb(server.proc.pid)
+        peak_idle = _peak_mb(server.proc.pid)
+        page: list[float] = []
+        csv_first: list[float] = []
+        csv_total: list[float] = []
+        size = 0
+        with Poller(plan_url, 0.1, headers) as device:
+            time.sleep(0.3)
+            for _ in range(loads):
+                start = time.monotonic()
+                answer = session.get(server.url + "/reports" + query, timeout=300)
+                page.append(time.monotonic() - start)
+                answer.raise_for_status()
+                start = time.monotonic()
+                with session.get(
+                    server.url + "/reports/plays.csv" + query, timeout=300, stream=True
+                ) as csv:
+                    csv.raise_for_status()
+                    size = 0
+                    for n, chunk in enumerate(csv.iter_content(65536)):
+                        if n == 0:
+                            csv_first.append(time.monotonic() - start)
+                        size += len(chunk)
+                csv_total.append(time.monotonic() - start)
+            time.sleep(0.3)
+        return {
+            "speakers": speakers,
+            "days": days,
+            "plays": speakers * days * per_day,
+            "reports_page": _quantiles(page),
+            "csv_first_byte": _quantiles(csv_first),
+            "csv_whole": _quantiles(csv_total),
+            "csv_mb": round(size / 2**20, 1),
+            "server_rss_mb": {
+                "before": round(rss_idle),
+                "peak_before": round(peak_idle),
+                "after": round(rss_mb(server.proc.pid)),
+                "peak": round(_peak_mb(server.proc.pid)),
+            },
+            "device_plan_fetch": _quantiles(device.latencies),
+        }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
