@@ -209,3 +209,71 @@ def test_the_map_fits_a_phone(browser: Any, map_server: Server) -> None:
         page.screenshot(path=str(SHOTS / "map-phone.png"), full_page=True)
     finally:
         context.close()
+
+
+def _track_points(page: Any) -> int:
+    found = page.eval_on_selector_all(
+        '.map-track[data-id="car"]', "ls => ls.map(l => (l.getAttribute('points') || '').trim())"
+    )
+    return len(found[0].split()) if found and found[0] else 0
+
+
+def test_todays_track_follows_the_vehicle_and_an_admin_drags_a_stop(
+    browser: Any, map_server: Server
+) -> None:
+    """Runs last in the module: it moves the route's second stop (学校)."""
+    token = map_server.device_token("car")
+    now = datetime.now(UTC)
+    midnight = datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    base = max(now - timedelta(seconds=30), midnight.astimezone(UTC) + timedelta(seconds=1))
+    points = [
+        {"id": str(i), "lat": 36.001 + 0.001 * i, "lon": 111.001 + 0.002 * i,
+         "at": (base + timedelta(seconds=5 * i)).isoformat()}
+        for i in range(3)
+    ]  # fmt: skip
+    answer = requests.post(
+        f"{map_server.url}/api/v1/speakers/car/track",
+        json={"points": points},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.json()["accepted"] == ["0", "1", "2"], answer.text
+    _beat(map_server, token, 36.003, 111.005)  # where the track ends, a little on
+    context, page, asked = _open(browser, map_server, "admin", ADMIN_PASSWORD)
+    try:
+        assert _track_points(page) == 4  # today's three points and the heartbeat's fix
+        _beat(map_server, token, 36.004, 111.008)  # the vehicle drives on
+        _until(lambda: _track_points(page) == 5, "the track to follow the marker")
+
+        stop = page.locator('.map-route[data-id="car"] .map-stop[data-index="1"] circle')
+        box = stop.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 60, y + 40, steps=6)
+        page.mouse.up()
+        _until(
+            lambda: page.locator("#map-stop-status").text_content() == "第 2 站已保存。",
+            "the stop to be saved",
+        )
+        dropped = (float(stop.get_attribute("cx") or 0), float(stop.get_attribute("cy") or 0))
+        view = page.eval_on_selector("#map", "m => JSON.parse(m.dataset.view)")
+        lat = view["north"] - dropped[1] / view["scale"]
+        lon = view["west"] + dropped[0] / (view["cos_lat"] * view["scale"])
+        assert lat < 36.005 and lon > 111.010  # dragged south-east of where 学校 was
+
+        page.goto("/speakers/car/sheet")  # saved: the route sheet shows the new place
+        line = page.locator(".sheet-stops li").nth(1).text_content() or ""
+        found = [float(v) for v in re.findall(r"\d+\.\d{5}", line)]
+        assert "学校" in line and len(found) == 2, line
+        assert abs(found[0] - lat) < 2e-5 and abs(found[1] - lon) < 2e-5, (found, lat, lon)
+        page.goto("/map")  # drawn there after a reload, by the server
+        again = page.locator('.map-route[data-id="car"] .map-stop[data-index="1"] circle')
+        cx, cy = float(again.get_attribute("cx") or 0), float(again.get_attribute("cy") or 0)
+        assert abs(cx - dropped[0]) < 0.5 and abs(cy - dropped[1]) < 0.5
+        page.screenshot(path=str(SHOTS / "map-track-drag.png"), full_page=True)
+        strangers = [u for u in asked if not u.startswith(map_server.url)]
+        assert strangers == [], strangers
+    finally:
+        context.close()

@@ -74,6 +74,17 @@ def test_todays_track_is_drawn_and_follows_new_and_late_points(client, login_as,
     again = client.get("/map/live?tracks=1").get_json()["tracks"]["vehicle-01"]
     assert len(again) == 13
     assert again[0] == [36.099, 111.498] and again[-1] == [36.097, 111.4935]
+    # the latest heartbeat's fix, newer than the track, ends the line (where the marker is)
+    beat = {
+        "state": "playing",
+        "position": {"lat": 36.0968, "lon": 111.4931, "fix_at": NOW.isoformat()},
+    }
+    assert (
+        client.post("/api/v1/speakers/vehicle-01/heartbeat", headers=device, json=beat).status_code
+        == 200
+    )
+    ended = client.get("/map/live?tracks=1").get_json()["tracks"]["vehicle-01"]
+    assert len(ended) == 14 and ended[-1] == [36.0968, 111.4931]
 
 
 def test_the_drawn_track_is_thinned(client, login_as, device) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from broadcaster import geometry, limits, planning
-from broadcaster.coverage import PASS_RADIUS_M, thinned
+from broadcaster.coverage import PASS_RADIUS_M, seconds, thinned, with_fix
 from broadcaster.editing import Scope
 from broadcaster.errors import NotFound, ValidationError
 from broadcaster.models import (
@@ -266,11 +266,18 @@ def live() -> Response:
 
 def tracks_today(me: Scope) -> dict[str, list[list[float]]]:
     """Today's track of each visible vehicle, as [[lat, lon], ...] of at most `MAX_DRAWN`
-    points (evenly thinned, the newest kept): ~6 KB a vehicle however long the day."""
+    points (evenly thinned, the newest kept; the heartbeat's fix last when it is newer):
+    ~6 KB a vehicle however long the day."""
     ids = [s.id for s in me.speakers.values() if s.kind is SpeakerKind.VEHICLE]
-    found = runtime().service.today_tracks.get(ids, now())
+    moment = now()
+    found = runtime().service.today_tracks.get(ids, moment)
+    statuses = runtime().service.statuses(found)
     drawn = {}
     for speaker, track in found.items():
+        status = statuses.get(speaker)
+        fix = status.fix if status is not None else None
+        if fix is not None and seconds(fix.at) > track.t[-1] and fix.at <= moment:
+            track = with_fix(track, fix)  # the line reaches the marker
         few = thinned(track, MAX_DRAWN)
         drawn[speaker] = [
             [round(float(lat), 5), round(float(lon), 5)]
