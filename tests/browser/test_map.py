@@ -226,7 +226,7 @@ def test_todays_track_follows_the_vehicle_and_an_admin_drags_a_stop(
     now = datetime.now(UTC)
     midnight = datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     base = max(now - timedelta(seconds=30), midnight.astimezone(UTC) + timedelta(seconds=1))
-    points = [
+    points: list[dict[str, Any]] = [
         {"id": str(i), "lat": 36.001 + 0.001 * i, "lon": 111.001 + 0.002 * i,
          "at": (base + timedelta(seconds=5 * i)).isoformat()}
         for i in range(3)
