@@ -108,7 +108,7 @@ class GpsReader:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._problem: str | None = None  # the last one logged, so it is logged once
+        self._problem: str | None = ""  # the last one logged, so it is logged once ("": none yet)
 
     def latest(self) -> Fix | None:
         """The newest fix if it is fresh (`max_age_s`), else None."""
