@@ -44,8 +44,8 @@ class UrgentRequest:
     message_id: str | None = None
     speaker_ids: tuple[str, ...] = ()
     area_ids: tuple[str, ...] = ()
-    repeats: int = 1
-    interval_s: float = 0.0
+    repeats: int = limits.REPEATS.default
+    interval_s: float = limits.INTERVAL_S.default
     expires_at: datetime | None = None
     override_window: bool = False
 
