@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
@@ -108,6 +108,20 @@ def with_fix(track: Track | None, fix: Position) -> Track:
     return Track(
         np.insert(track.t, i, t), np.insert(track.lat, i, lat), np.insert(track.lon, i, lon)
     )
+
+
+def track_from_rows(rows: Sequence[tuple[datetime, float, float]]) -> Track:
+    """(at, lat, lon) rows already in time order as a `Track` (a repeated time keeps its
+    first place)."""
+    if not rows:
+        return track_of([])
+    t = np.fromiter((seconds(r[0]) for r in rows), dtype=np.float64, count=len(rows))
+    lat = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    lon = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    keep = np.concatenate(([True], np.diff(t) != 0))
+    if not keep.all():
+        t, lat, lon = t[keep], lat[keep], lon[keep]
+    return Track(t, lat, lon)
 
 
 def _segments(track: Track, max_gap: timedelta) -> NDArray[np.bool_]:
@@ -226,14 +240,11 @@ def inside_spans(
     )
     lines = shapely.linestrings(coords)
     crossing = shapely.intersects(lines, boundary)
-    spans: list[tuple[float, float]] = []
-    for k, i in enumerate(steps.tolist()):
-        t0, t1 = float(track.t[i]), float(track.t[i + 1])
-        if not crossing[k]:
-            if starts_in[k]:
-                spans.append((t0, t1))
-            continue
-        spans.extend(_pieces_inside(lines[k], polygon, t0, t1))
+    begins, ends = track.t[steps], track.t[steps + 1]
+    whole = ~crossing & starts_in  # a step that meets no edge is all inside or all outside
+    spans = list(zip(begins[whole].tolist(), ends[whole].tolist(), strict=True))
+    for k in np.nonzero(crossing)[0].tolist():
+        spans.extend(_pieces_inside(lines[k], polygon, float(begins[k]), float(ends[k])))
     return _merged(spans)
 
 
@@ -332,6 +343,53 @@ def heard(play: PlayLogEntry) -> bool:
     return play.kind is not PlayKind.SELFTEST and not play.reason.startswith(NOT_HEARD)
 
 
+class _Played(NamedTuple):
+    """One loudspeaker's heard plays, by start: the plays, their starts and ends in seconds,
+    and the longest (to find the first play that can reach a span)."""
+
+    plays: list[PlayLogEntry]
+    starts: list[float]
+    ends: list[float]
+    longest: float
+
+
+def _by_speaker(plays: Iterable[PlayLogEntry]) -> dict[str, _Played]:
+    found: dict[str, list[PlayLogEntry]] = {}
+    for play in plays:
+        if heard(play) and play.ended_at > play.started_at:
+            found.setdefault(play.speaker_id, []).append(play)
+    out = {}
+    for speaker, played in found.items():
+        played.sort(key=lambda p: p.started_at)
+        starts = [seconds(p.started_at) for p in played]
+        ends = [seconds(p.ended_at) for p in played]
+        longest = max(e - s for s, e in zip(starts, ends, strict=True))
+        out[speaker] = _Played(played, starts, ends, longest)
+    return out
+
+
+def _inside_per_play(
+    played: _Played, spans: Sequence[tuple[float, float]]
+) -> Iterator[tuple[PlayLogEntry, float]]:
+    """(play, seconds of it within `spans`) for the plays that overlap them: one pass over
+    the plays from the first that can reach the first span, the spans' index only moving on."""
+    first = bisect.bisect_left(played.starts, spans[0][0] - played.longest)
+    j = 0
+    for i in range(first, len(played.plays)):
+        start, end = played.starts[i], played.ends[i]
+        while j < len(spans) and spans[j][1] <= start:
+            j += 1
+        if j == len(spans):
+            return
+        inside = 0.0
+        k = j
+        while k < len(spans) and spans[k][0] < end:
+            inside += max(0.0, min(end, spans[k][1]) - max(start, spans[k][0]))
+            k += 1
+        if inside > 0:
+            yield played.plays[i], inside
+
+
 def coverage(
     villages: Sequence[Village],
     plays: Iterable[PlayLogEntry],
@@ -339,36 +397,42 @@ def coverage(
     *,
     min_minutes: float,
     max_gap: timedelta = MAX_GAP,
+    between: Callable[[], None] | None = None,
 ) -> list[VillageCoverage]:
     """Per village, in the order given: what was heard there (see the module's words).
     `tracks` holds the vehicles' tracks by speaker id; a play of a loudspeaker that is
-    neither one of the village's fixed ones nor a vehicle with a track counts nothing."""
-    by_speaker: dict[str, list[PlayLogEntry]] = {}
-    for play in plays:
-        if heard(play) and play.ended_at > play.started_at:
-            by_speaker.setdefault(play.speaker_id, []).append(play)
+    neither one of the village's fixed ones nor a vehicle with a track counts nothing.
+    `between` is called after each village (a server lets other requests run)."""
+    by_speaker = _by_speaker(plays)
+    boxes = {
+        speaker: (track.lat.min(), track.lon.min(), track.lat.max(), track.lon.max())
+        for speaker, track in tracks.items()
+        if len(track) >= 2
+    }
     out = []
     for village in villages:
         moving: dict[MessageKey, float] = {}
         fixed: dict[MessageKey, float] = {}
+        south, west = min(p[0] for p in village.polygon), min(p[1] for p in village.polygon)
+        north, east = max(p[0] for p in village.polygon), max(p[1] for p in village.polygon)
         for speaker_id, played in by_speaker.items():
             if speaker_id in village.fixed_speaker_ids:
-                for p in played:
+                for p, s, e in zip(played.plays, played.starts, played.ends, strict=True):
                     key = (p.message_id, p.kind)
-                    fixed[key] = fixed.get(key, 0.0) + (p.ended_at - p.started_at).total_seconds()
+                    fixed[key] = fixed.get(key, 0.0) + (e - s)
                 continue
-            track = tracks.get(speaker_id)
-            if track is None or len(track) < 2:
-                continue
-            spans = inside_spans(village.polygon, track, max_gap=max_gap)
+            box = boxes.get(speaker_id)
+            if box is None or box[2] < south or box[0] > north or box[3] < west or box[1] > east:
+                continue  # no track, or it never came near the village
+            spans = inside_spans(village.polygon, tracks[speaker_id], max_gap=max_gap)
             if not spans:
                 continue
-            for p in played:
-                inside = overlap_seconds(seconds(p.started_at), seconds(p.ended_at), spans)
-                if inside > 0:
-                    key = (p.message_id, p.kind)
-                    moving[key] = moving.get(key, 0.0) + inside
+            for p, inside in _inside_per_play(played, spans):
+                key = (p.message_id, p.kind)
+                moving[key] = moving.get(key, 0.0) + inside
         out.append(VillageCoverage(village.area_id, moving, fixed, min_minutes * 60))
+        if between is not None:
+            between()
     return out
 
 

@@ -13,15 +13,15 @@ point: that vehicle's day is read again whole. The day changes at local midnight
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from broadcaster.coverage import Track, track_of
+from broadcaster.coverage import Track, track_from_rows
 from broadcaster.store import Store
 from broadcaster.store.devices import day_bounds
-from broadcaster.store.tracks import TrackPoint
 
 TICK = timedelta(microseconds=1)
 
@@ -29,7 +29,7 @@ TICK = timedelta(microseconds=1)
 @dataclass
 class _Day:
     start: datetime
-    points: list[TrackPoint] = field(default_factory=list)
+    points: list[tuple[datetime, float, float]] = field(default_factory=list)  # at, lat, lon
     track: Track | None = None
 
 
@@ -60,19 +60,20 @@ class TodayTracks:
                 if len(day.points) != count:
                     self._catch_up(speaker_id, day, count, newest, end)
                 if day.track is None:
-                    day.track = track_of(day.points)
+                    day.track = track_from_rows(day.points)
                 found[speaker_id] = day.track
         return found
 
     def _catch_up(
         self, speaker_id: str, day: _Day, count: int, newest: datetime, end: datetime
     ) -> None:
-        held = day.points[-1].at if day.points else None
+        held = day.points[-1][0] if day.points else None
         if held is not None and newest > held:
-            more = self._store.tracks.between(speaker_id, held + TICK, end)
+            more = self._store.tracks.positions(speaker_id, held + TICK, end)
             if len(day.points) + len(more) == count:
                 day.points.extend(more)
                 day.track = None
                 return
-        day.points = list(self._store.tracks.between(speaker_id, day.start, end))
+        day.points = self._store.tracks.positions(speaker_id, day.start, end)
         day.track = None
+        time.sleep(0)  # gevent: a whole day read (~15 ms a vehicle); let others run between

@@ -111,6 +111,39 @@ class Tracks(Part):
         with self._db.transaction(write=False) as conn:
             return tuple(_point(r) for r in conn.execute(query).mappings())
 
+    def positions(
+        self, speaker_id: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, float, float]]:
+        """`between` as bare (at, lat, lon) rows, oldest first: a day of a vehicle (~8,640
+        points) reads in a third of the time (the map's cold start, broadcaster/trackview.py)."""
+        tp = t.track_points
+        query = (
+            select(tp.c.at, tp.c.lat, tp.c.lon)
+            .where(tp.c.speaker_id == speaker_id, tp.c.at >= start, tp.c.at < end)
+            .order_by(tp.c.at, tp.c.id)
+        )
+        with self._db.transaction(write=False) as conn:
+            return [(at, lat, lon) for at, lat, lon in conn.execute(query)]
+
+    def positions_of(
+        self, speaker_ids: Collection[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[datetime, float, float]]]:
+        """`positions` for several speakers in one read (speakers without points left out):
+        the coverage report's day of every vehicle."""
+        found: dict[str, list[tuple[datetime, float, float]]] = {}
+        if not speaker_ids:
+            return found
+        tp = t.track_points
+        query = (
+            select(tp.c.speaker_id, tp.c.at, tp.c.lat, tp.c.lon)
+            .where(tp.c.speaker_id.in_(sorted(speaker_ids)), tp.c.at >= start, tp.c.at < end)
+            .order_by(tp.c.speaker_id, tp.c.at, tp.c.id)
+        )
+        with self._db.transaction(write=False) as conn:
+            for speaker, at, lat, lon in conn.execute(query):
+                found.setdefault(speaker, []).append((at, lat, lon))
+        return found
+
     def of_speakers(
         self, speaker_ids: Collection[str], start: datetime, end: datetime
     ) -> dict[str, tuple[TrackPoint, ...]]:

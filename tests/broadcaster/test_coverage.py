@@ -27,6 +27,7 @@ from broadcaster.coverage import (
     passed_stops,
     seconds,
     thinned,
+    track_from_rows,
     track_of,
 )
 from broadcaster.models import PlayKind, PlayLogEntry
@@ -174,3 +175,10 @@ def test_the_minimum_comes_from_the_config(tmp_path: Path, settings: Settings) -
         path.write_text(MINIMAL + f"coverage: {bad}\n")
         with pytest.raises(ConfigError, match=words):
             load_settings(path)
+
+
+def test_rows_make_the_same_track_as_points() -> None:
+    rows = [(p.at, p.lat, p.lon) for p in _V1_POINTS]
+    same = track_from_rows([*rows, rows[-1]])  # a repeated time counts once
+    assert [a.tolist() for a in same] == [a.tolist() for a in V1]
+    assert len(track_from_rows([])) == 0
