@@ -161,6 +161,7 @@ def _json_endpoints(service: Service) -> list[tuple[str, str, dict[str, str]]]:
     return [
         ("POST", f"/api/v1/speakers/{SPEAKER}/heartbeat", device),
         ("POST", f"/api/v1/speakers/{SPEAKER}/plays", device),
+        ("POST", f"/api/v1/speakers/{SPEAKER}/track", device),
         ("POST", f"/api/v1/speakers/{SPEAKER}/acks", device),
         ("POST", "/api/v1/urgent", user),
         ("POST", "/api/v1/urgent/preview", user),
