@@ -14,6 +14,7 @@ from benchmarks import (
     bench_cap,
     bench_emergency,
     bench_fairness,
+    bench_gps,
     bench_hostile_device,
     bench_live,
     bench_load,
@@ -68,6 +69,12 @@ def main() -> int:
     bench_hostile_device.main([])
     print("== 210 slow and idle connections against the default deadlines", flush=True)
     bench_slow_clients.main([])
+    print(
+        "== a vehicle with GPS (issue 13): client CPU and memory with --gpsd on and off, "
+        "track upload bytes per day",
+        flush=True,
+    )
+    bench_gps.main([])
     return 0
 
 

@@ -11,6 +11,7 @@ plays on without a position (fixed speakers use their configured location).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -108,6 +109,7 @@ class GpsReader:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None  # the open connection, shut down by stop()
         self._problem: str | None = ""  # the last one logged, so it is logged once ("": none yet)
 
     def latest(self) -> Fix | None:
@@ -124,6 +126,10 @@ class GpsReader:
 
     def stop(self) -> None:
         self._stop.set()
+        sock = self._sock
+        if sock is not None:  # a read waiting on a silent gpsd returns at once
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -139,6 +145,9 @@ class GpsReader:
 
     def _read_session(self) -> None:
         with socket.create_connection((self.host, self.port), timeout=self.silence_s) as sock:
+            self._sock = sock
+            if self._stop.is_set():
+                return
             sock.sendall(WATCH)
             pending = b""
             while not self._stop.is_set():

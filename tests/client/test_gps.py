@@ -113,3 +113,19 @@ def test_fixes_from_a_real_gpsd_and_none_when_it_goes(tmp_path):
         time.sleep(0.1)
     assert reader.latest() is None
     reader.stop()
+
+
+def test_stopping_does_not_wait_for_a_silent_gpsd():
+    """A gpsd that accepts and says nothing (no receiver): stop() returns at once."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        reader = GpsReader("127.0.0.1", listener.getsockname()[1], silence_s=30.0)
+        reader.start()
+        conn, _ = listener.accept()
+        with conn:
+            assert conn.recv(100).startswith(b"?WATCH")
+            began = time.monotonic()
+            reader.stop()
+            assert time.monotonic() - began < 1.0
+            assert reader._thread is not None and not reader._thread.is_alive()

@@ -43,7 +43,13 @@ HOSPITAL = (111.7080, 111.7110)  # a quiet zone (mute) inside the village
 OUTSIDE_LON, VILLAGE_LON, HOSPITAL_LON = 111.6950, 111.7060, 111.7095
 
 
-def config_yaml(window_start: Any, window_end: Any) -> str:
+def config_yaml(window_start: Any, window_end: Any, vehicles: int = 1) -> str:
+    """A village with an outline and a hospital quiet zone in it, `vehicles` vehicles
+    (car-1, car-2, ...) and a loop of a message bound to the village and one that is not."""
+    cars = "\n".join(
+        f"  - {{id: car-{n}, name: 宣传车{n}, kind: vehicle, area: village-a}}"
+        for n in range(1, vehicles + 1)
+    )
     return f"""\
 deployment: {{name: 测试部署, timezone: Asia/Shanghai}}
 audio: {{rate: 220, tail_ms: 200, lead_ms: 100, selftest_text: 测试}}
@@ -65,7 +71,7 @@ quiet_zones:
               [36.201, {HOSPITAL[0]}]]
     action: mute
 speakers:
-  - {{id: car-1, name: 宣传车1, kind: vehicle, area: village-a}}
+{cars}
 messages:
   - {{id: m1, title: 甲村通知, text: 甲村请注意防火。, chime: false, areas: [village-a]}}
   - {{id: m2, title: 口罩, text: 请大家戴好口罩。, chime: false}}
