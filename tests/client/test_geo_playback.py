@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from audio.player import ClipInfo, FileSink
+from broadcaster import schema
 from broadcaster.client.app import Client, Options
+from broadcaster.client.geo import LOWERED, MUTED
+from broadcaster.client.geo import OUTSIDE as OUTSIDE_AREA
 from broadcaster.client.gps import Fix
 from broadcaster.client.pacing import GAIN_RAMP_S, Pacer
 from broadcaster.client.pcm import ClipReader
@@ -199,3 +202,12 @@ def test_the_client_skips_area_bound_messages_outside_and_mutes_in_a_quiet_zone(
     positions = [h["position"] for h in server.state.heartbeats if h.get("position")]
     assert positions and all("speed" not in p and p["heading"] == 90 for p in positions)
     assert all({"lat", "lon", "fix_at"} <= set(p) for p in positions), positions
+
+
+@pytest.mark.parametrize("reason", [OUTSIDE_AREA, MUTED, LOWERED])
+def test_the_servers_wire_format_takes_the_gps_reasons(reason: str) -> None:
+    entry = {"id": "p1", "clip": "k", "kind": "loop", "started_at": "2026-12-01T08:00:00+08:00",
+             "ended_at": "2026-12-01T08:00:00+08:00", "completed": False, "reason": reason,
+             "quiet": {"zone": "hospital", "gain": 0.0, "ms": 1200}}  # fmt: skip
+    (parsed,) = schema.Plays.model_validate({"entries": [entry]}).entries
+    assert parsed.reason == reason
