@@ -22,6 +22,7 @@ from benchmarks import (
     bench_reports,
     bench_slow_clients,
     bench_urgent,
+    bench_workers,
 )
 
 
@@ -75,6 +76,12 @@ def main() -> int:
         flush=True,
     )
     bench_gps.main([])
+    print(
+        "== 5,000 simulated speakers on 2 workers + PostgreSQL: latency per kind, an urgent "
+        "to all, the cost of one speaker (issue 14)",
+        flush=True,
+    )
+    bench_workers.main([])
     return 0
 
 
