@@ -21,6 +21,7 @@ from benchmarks import (
     bench_reading,
     bench_reports,
     bench_slow_clients,
+    bench_tracks,
     bench_urgent,
     bench_workers,
 )
@@ -76,6 +77,12 @@ def main() -> int:
         flush=True,
     )
     bench_gps.main([])
+    print(
+        "== vehicles' tracks on the server (issue 13): upload, today's tracks for the map, "
+        "route progress, a day's coverage report (23 vehicles, 64 villages)",
+        flush=True,
+    )
+    bench_tracks.main([])
     print(
         "== 5,000 simulated speakers on 2 workers + PostgreSQL: latency per kind, an urgent "
         "to all, the cost of one speaker (issue 14)",
