@@ -14,18 +14,18 @@ lost, and its id still finds it while a client may resend it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, case, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from broadcaster.models import PlayKind
 from broadcaster.store import schema as t
 from broadcaster.store.base import Part
-from broadcaster.store.devices import PlayTotal, _play_seconds
+from broadcaster.store.devices import PlayTotal, _play_seconds, day_bounds
 from broadcaster.store.places import area_ids_under
 
 NO_MESSAGE = ""  # `play_days.message_id` of a play without a message (a typed urgent)
@@ -59,39 +59,46 @@ class Retention(Part):
         received_before: datetime,
         zone: ZoneInfo,
         *,
-        limit: int = 1000,
+        limit: int = 500,
     ) -> int:
-        """Fold up to `limit` plays that started before `before` (and reached the server
-        before `received_before`: a client may still resend a recent upload, which its id
-        must find) into their days' totals and delete them; returns how many (fewer than
-        `limit`: nothing more to do now).
+        """Fold about `limit` of the oldest plays that started before `before` (and reached
+        the server before `received_before`: a client may still resend a recent upload,
+        which its id must find) into their day's totals and delete them; returns how many
+        (0: nothing more to do now).
 
-        One transaction: the totals grow by exactly the plays deleted. The plays are chosen
-        by key and deleted by key, so a play uploaded meanwhile is neither counted nor
-        deleted; if another process retired some of them first, the batch is undone (0)."""
+        One batch is one local day's oldest plays, up to the `limit`-th one's start (plays
+        starting at that same instant too): found by ranges of the `started_at` index.
+        One transaction: the totals grow by exactly the plays deleted (counted and deleted
+        by the same condition; if the DELETE finds another number, a play arrived or left
+        meanwhile on PostgreSQL, and the batch is undone: 0, the next run tries again)."""
         p = t.play_log
-        span = seconds_span(zone)
+        waiting = and_(p.c.started_at < before, p.c.received_at < received_before)
         try:
             with self._db.transaction() as conn:
-                chosen = conn.execute(
-                    select(p.c.speaker_id, p.c.id, p.c.started_at)
-                    .where(p.c.started_at < before, p.c.received_at < received_before)
+                oldest = conn.execute(
+                    select(p.c.started_at).where(waiting).order_by(p.c.started_at).limit(1)
+                ).scalar()
+                if oldest is None:
+                    return 0
+                day = _local_day(oldest, zone)
+                low, high = _day_span(day, zone, oldest)
+                batch = and_(waiting, p.c.started_at >= low, p.c.started_at < high)
+                last = conn.execute(
+                    select(p.c.started_at)
+                    .where(batch)
                     .order_by(p.c.started_at)
-                    .limit(limit)
-                ).all()
-                by_day: dict[date, list[tuple[str, str]]] = {}
-                for speaker_id, play_id, started_at in chosen:
-                    by_day.setdefault(_local_day(started_at, zone), []).append(
-                        (speaker_id, play_id)
-                    )
-                for day, keys in by_day.items():
-                    _add_totals(conn, day, keys, span)
-                    gone = conn.execute(delete(p).where(tuple_(p.c.speaker_id, p.c.id).in_(keys)))
-                    if gone.rowcount != len(keys):
-                        raise _Raced
+                    .offset(limit - 1)
+                    .limit(1)
+                ).scalar()
+                if last is not None:
+                    batch = and_(batch, p.c.started_at <= last)
+                counted = _add_totals(conn, day, batch, seconds_span(zone))
+                gone = _count(conn.execute(delete(p).where(batch)))
+                if gone != counted:
+                    raise _Raced
+                return counted
         except _Raced:
             return 0
-        return len(chosen)
 
     def play_day_totals(
         self,
@@ -147,7 +154,7 @@ class Retention(Part):
         with self._db.transaction(write=False) as conn:
             return int(conn.execute(select(func.count()).select_from(t.play_days)).scalar() or 0)
 
-    def prune_events(self, before: datetime, *, limit: int = 5000) -> int:
+    def prune_events(self, before: datetime, *, limit: int = 2000) -> int:
         """Delete up to `limit` of the oldest events created before `before` (a client that
         was away longer resyncs from its plan); fewer than `limit`: nothing more to do now."""
         e = t.events
@@ -155,20 +162,18 @@ class Retention(Part):
         with self._db.transaction() as conn:
             return _count(conn.execute(delete(e).where(e.c.seq.in_(oldest.scalar_subquery()))))
 
-    def prune_tracks(self, before: datetime, *, limit: int = 5000) -> int:
-        """Delete up to `limit` of the oldest GPS points whose fix is before `before`."""
+    def prune_tracks(self, before: datetime, *, limit: int = 2000) -> int:
+        """Delete about `limit` of the oldest GPS points whose fix is before `before` (up to
+        the `limit`-th one's time, points at that same instant too), by the `at` index."""
         tp = t.track_points
-        oldest = (
-            select(tp.c.speaker_id, tp.c.id).where(tp.c.at < before).order_by(tp.c.at).limit(limit)
-        )
+        old = tp.c.at < before
         with self._db.transaction() as conn:
-            keys = conn.execute(oldest).all()
-            if not keys:
-                return 0
-            pairs = [tuple(k) for k in keys]
-            return _count(
-                conn.execute(delete(tp).where(tuple_(tp.c.speaker_id, tp.c.id).in_(pairs)))
-            )
+            last = conn.execute(
+                select(tp.c.at).where(old).order_by(tp.c.at).offset(limit - 1).limit(1)
+            ).scalar()
+            if last is not None:
+                old = and_(old, tp.c.at <= last)
+            return _count(conn.execute(delete(tp).where(old)))
 
 
 def _count(result: Any) -> int:
@@ -183,11 +188,25 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> date:
         return moment.astimezone(UTC).date()
 
 
+def _day_span(day: date, zone: ZoneInfo, moment: datetime) -> tuple[datetime, datetime]:
+    """The UTC span of local `day` (which holds `moment`); at the ends of what datetime can
+    hold, the span from `moment` to the end of its UTC day."""
+    try:
+        return day_bounds(day, zone)
+    except (OverflowError, ValueError):
+        start = datetime.combine(moment.astimezone(UTC).date(), time(0), UTC)
+        try:
+            return moment, start + timedelta(days=1)
+        except OverflowError:
+            return moment, datetime.max.replace(tzinfo=UTC)
+
+
 def _add_totals(
-    conn: Connection, day: date, keys: list[tuple[str, str]], span: tuple[datetime, datetime]
-) -> None:
-    """Add the totals of these plays (all of one local day) to that day's rows, counted as
-    `store.devices.play_totals` counts them (seconds only for sane times within `span`)."""
+    conn: Connection, day: date, plays: ColumnElement[bool], span: tuple[datetime, datetime]
+) -> int:
+    """Add the totals of the plays found by `plays` (all of one local day) to that day's
+    rows, counted as `store.devices.play_totals` counts them (seconds only for sane times
+    within `span`); returns how many plays they were."""
     p = t.play_log
     low, high = span
     sane = and_(
@@ -206,7 +225,7 @@ def _add_totals(
             func.sum(case((p.c.kind == PlayKind.URGENT.value, 1), else_=0)),
             func.sum(seconds),
         )
-        .where(tuple_(p.c.speaker_id, p.c.id).in_(keys))
+        .where(plays)
         .group_by(p.c.speaker_id, p.c.message_id, p.c.kind)
     )
     rows = [
@@ -215,15 +234,16 @@ def _add_totals(
             "speaker_id": speaker_id,
             "message_id": message_id or NO_MESSAGE,
             "kind": kind,
-            "plays": int(plays),
+            "plays": int(count),
             "completed": int(completed or 0),
             "urgent": int(urgent or 0),
             "seconds": float(total or 0),
         }
-        for speaker_id, message_id, kind, plays, completed, urgent, total in conn.execute(query)
+        for speaker_id, message_id, kind, count, completed, urgent, total in conn.execute(query)
     ]
     if rows:
         conn.execute(_add_statement(conn.dialect.name, t.play_days), rows)
+    return sum(int(row["plays"]) for row in rows)
 
 
 def _add_statement(dialect: str, table: Table) -> Any:
