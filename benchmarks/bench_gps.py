@@ -34,10 +34,14 @@ from urllib.parse import urlsplit
 from benchmarks.common import cpu_seconds, rss_mb
 from tests.integration.harness import Client, Server, aware_now, seconds, wait_for
 from tests.integration.test_gps_vehicle import (
+    HOSPITAL,
     VILLAGE,
     GpsClient,
     Gpsd,
+    Heard,
     config_yaml,
+    heard,
+    in_range,
     write_track,
 )
 
@@ -108,6 +112,28 @@ class CountingRelay:
         self.httpd.server_close()
 
 
+def _zone_latency(gps: Gpsd, sound: Heard) -> dict[str, float | None]:
+    """From gpsd's first report inside the hospital to the last audible sample (`mute`),
+    and from its first report outside again to the first audible one (`restore`): None when
+    no clip was playing across that boundary (then there is nothing to time)."""
+    inside = in_range(HOSPITAL)
+    try:
+        t_in = gps.first(inside)
+        t_out = gps.first(lambda lon: not inside(lon), after=t_in)
+    except StopIteration:
+        return {"mute": None, "restore": None}
+    loud = [t for t, s in zip(sound.times, sound.samples, strict=True) if abs(s) > 300]
+    before = [t for t in loud if t_in <= t < t_out]
+    after = [t for t in loud if t >= t_out]
+    played_at = lambda t: any(abs(x - t) < 0.05 for x in sound.times[::441])  # noqa: E731
+    mute = (max(before) - t_in) if before else (0.0 if played_at(t_in) else None)
+    restore = (min(after) - t_out) if after and played_at(t_out) else None
+    return {
+        "mute": None if mute is None else round(mute, 2),
+        "restore": None if restore is None else round(restore, 2),
+    }
+
+
 def drive(path: Path) -> None:
     """East through the village and the hospital and back west, ~9 m/s, a fix a second."""
     west, east = VILLAGE[0] - 0.004, VILLAGE[1] + 0.004
@@ -165,6 +191,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             server.stop()
             quiet_logs = on.log_text().count("quiet zone:")
             skips = on.log_text().count("skipped:outside_area")
+            latency = _zone_latency(gps, heard(on))
     requests_n, sent, got, bodies, points = relay.bytes.get("track", [0, 0, 0, 0, 0])
     beats = {s: relay.bytes.get(f"{s}/heartbeat", [0, 1, 0, 0, 0]) for s in ("car-1", "car-2")}
     per_beat = {s: b[1] / max(1, b[0]) for s, b in beats.items()}
@@ -184,6 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rss_mb_end": {"gps_on": round(rss["car-1"], 1), "gps_off": round(rss["car-2"], 1)},
         "rss_mb_peak": {"gps_on": round(peak["car-1"], 1), "gps_off": round(peak["car-2"], 1)},
         "quiet_zone_changes_logged": quiet_logs,
+        "quiet_zone_latency_s": latency,
         "skipped_outside_area": skips,
         "heartbeat_request_bytes": {
             "gps_on": round(per_beat["car-1"]),

@@ -287,6 +287,8 @@ def test_a_vehicle_drives_through_a_village_and_a_hospital_zone(stack):
     # ...audible before it and again within 2 s after leaving (the clip was not restarted).
     assert sound.peak(t_village, t_hospital)[1] > 1000
     assert sound.peak(t_back + 2.0, t_out)[1] > 1000
+    n, loudest = sound.peak(t_back + 1.0, t_back + 2.0)
+    assert n < 0.5 * 22050 or loudest > 1000, (n, loudest)  # a clip playing then is heard
     plays = db_rows(
         server,
         "SELECT message_id, completed, reason, started_at, ended_at FROM play_log "
