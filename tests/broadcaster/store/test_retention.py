@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from broadcaster import jobs
 from broadcaster.config import RetentionSettings, Settings, load_settings
@@ -24,7 +25,7 @@ from broadcaster.store import EventKind, Store
 from broadcaster.store.devices import PlayTotal, day_bounds
 from broadcaster.store.retention import seconds_span
 from broadcaster.store.tracks import TrackPoint
-from tests.broadcaster.store.conftest import NOW
+from tests.broadcaster.store.conftest import NOW, PostgresServer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TUNLI, XIAOYU, GULOU = "tunli-village-1", "xiaoyu-village-1", "gulou-community-1"
@@ -228,3 +229,38 @@ def test_the_retention_section_is_read_and_checked(tmp_path: Path, settings: Set
         bad.write_text(base + body)
         with pytest.raises(ConfigError, match=f"retention.*{field}"):
             load_settings(bad)
+
+
+def test_a_play_arriving_mid_batch_undoes_the_batch_on_postgresql(
+    postgres: PostgresServer,
+) -> None:
+    """PostgreSQL reads each statement afresh: a play for the day being retired, committed
+    between the count and the DELETE, would be deleted uncounted. The DELETE's count then
+    differs from the totals added: the batch is undone, and the next one counts it."""
+    url = postgres.reset("seeded")
+    with Store.open(url) as store, Store.open(url) as other:
+        plays = _plays()
+        store.devices.add_plays(plays, NOW - timedelta(days=30))
+        before = _all_views(store)
+        late = _play(9002, GULOU, _local(DAY, 13), seconds=12.0)
+        arrived: list[bool] = []
+
+        def insert_first(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if statement.startswith("DELETE FROM play_log") and not arrived:
+                arrived.append(True)  # another server process takes a late upload now
+                other.devices.add_plays([late], NOW - timedelta(days=10))
+
+        cutoff = day_bounds(DAY + timedelta(days=1), SHANGHAI)[0]  # DAY only
+        event.listen(store.engine, "before_cursor_execute", insert_first)
+        try:
+            assert store.retention.retire_plays(cutoff, NOW, SHANGHAI) == 0
+        finally:
+            event.remove(store.engine, "before_cursor_execute", insert_first)
+        assert arrived and store.retention.retired_days() == 0  # undone: nothing added
+        assert _kept_ids(store) == {p.id for p in plays} | {"p-9002"}
+        assert store.retention.retire_plays(cutoff, NOW, SHANGHAI) == 15  # 14 + the late one
+        after = _totals(store, DAY, DAY + timedelta(days=3), "speaker")
+        grown = before[1][GULOU]
+        assert after[GULOU] == PlayTotal(
+            grown.plays + 1, grown.completed + 1, grown.urgent, round(grown.seconds + 12.0, 6)
+        )

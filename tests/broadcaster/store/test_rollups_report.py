@@ -1,7 +1,8 @@
 """The reports page and its CSV across retirement (issue 14, item 4): the totals (all, per
 message, per loudspeaker, for the admin and for a chief) are the same before and after the
 `retire-plays` job folds the old days into daily totals; the list of plays, the chart and the
-CSV rows then hold the kept plays only, and the page and the CSV say why."""
+CSV rows then hold the kept plays only, and the page and the CSV say why. The scheduler runs
+the retention jobs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import csv
 import dataclasses
 import io
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from flask.testing import FlaskClient
 from broadcaster import jobs
 from broadcaster.config import RetentionSettings, Settings
 from broadcaster.models import PlayKind, PlayLogEntry
+from broadcaster.scheduler import SchedulerShell
 from broadcaster.service import Service
 from tests.web.conftest import NOW, app, client, clock, login, login_as, service  # noqa: F401
 
@@ -122,3 +124,17 @@ def test_totals_are_the_same_before_and_after_the_old_days_retire(
     assert rows[-2] == [] and "2025-05-01" in rows[-1][0]
     # Days that all keep their plays say nothing of it.
     assert 'id="retired-note"' not in _page(admin, "from=2025-05-05&to=2025-05-06")
+
+
+def test_the_scheduler_runs_the_retention_jobs_hourly(service: Service) -> None:  # noqa: F811
+    moment = datetime.now(UTC)
+    shell = SchedulerShell(service, lambda: moment)
+    shell.start()
+    try:
+        assert shell._scheduler is not None
+        found = {job.id: job for job in shell._scheduler.get_jobs()}
+        for name in ("retire-plays", "prune-events", "prune-tracks"):
+            assert found[name].trigger.interval == timedelta(hours=1)
+            assert found[name].next_run_time == moment + timedelta(minutes=5)
+    finally:
+        shell.stop()
