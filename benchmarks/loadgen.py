@@ -61,6 +61,8 @@ class Connection:
         body: bytes = b"",
         timeout_s: float = 30,
     ) -> tuple[int, dict[str, str], bytes]:
+        if self.reader is not None and self.reader.at_eof():
+            await self.close()  # the server closed it while idle: open another (as urllib3 does)
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -134,12 +136,13 @@ async def speaker(
     poller = asyncio.create_task(hold_poll())
     etag = None
     await asyncio.sleep(random.uniform(0, period_s))
+    gzip = {"Accept-Encoding": "gzip"}  # as the real client asks for its plan
     beat = json.dumps({"state": "playing", "volume": 100, "version": "loadgen"}).encode()
     while time.monotonic() < stop_at:
         cycle = time.monotonic()
         calls: tuple[tuple[str, str, str, bytes, dict[str, str]], ...] = (
             ("heartbeat", "POST", f"{base}/heartbeat", beat, {}),
-            ("plan", "GET", f"{base}/plan", b"", {"If-None-Match": etag} if etag else {}),
+            ("plan", "GET", f"{base}/plan", b"", {"If-None-Match": etag} if etag else gzip),
         )
         for kind, method, path, body, extra in calls:
             started = time.monotonic()

@@ -20,6 +20,7 @@ import logging
 import socket
 from typing import Any
 
+import gevent
 from gevent import Timeout, pywsgi
 
 from broadcaster.deadlines import ClientTooSlow, ReadDeadline, Timeouts, send_budget
@@ -88,6 +89,9 @@ class DeadlineHandler(pywsgi.WSGIHandler):
     def handle_one_request(self):  # type: ignore[no-untyped-def]
         if self.requests:
             self.deadline.idle()  # the connection was kept alive for another request
+            # Round robin: a client that sends its next request at once (or pipelines) must
+            # not keep the loop to itself while other connections wait.
+            gevent.sleep(0)
         self.requests += 1
         return super().handle_one_request()
 

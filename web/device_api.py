@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
@@ -14,11 +16,23 @@ from web.auth import require_any_device, require_device
 from web.runtime import iso, runtime
 
 bp = Blueprint("device_api", __name__, url_prefix="/api/v1")
+LONG_WAIT_S = 10.0  # long polls at least this long end at a random point of their last fifth
 
 
 def _json(model: type[answers.Answer], **fields: Any) -> Response:
     """The answer `model` (web/answers.py) with the server's time."""
     return jsonify(answer(model, **fields, server_time=iso(runtime().clock())))
+
+
+def long_poll_s(
+    asked: int | None, max_s: float, draw: Callable[[float, float], float] = random.uniform
+) -> float:
+    """How long an empty long poll waits: what the client asked (25 s by default), at most
+    `max_s`; a wait of `LONG_WAIT_S` or more ends at a random point of its last fifth.
+    Speakers that started together (a server restart) would otherwise all come back in the
+    same instant, every time: 1,000 answers at once stall the request loop for ~1 s."""
+    wait_s = float(min(asked if asked is not None else 25, max_s))
+    return wait_s * draw(0.8, 1.0) if wait_s >= LONG_WAIT_S else wait_s
 
 
 @bp.get("/speakers/<speaker_id>/plan")
@@ -59,8 +73,8 @@ def events(speaker_id: str) -> Response:
     require_device(speaker_id, rt.clock())
     after = payloads.query_int(request.args, "after", 0, MAX_SEQ)
     wait = payloads.query_int(request.args, "wait", 0, None)
-    wait_s = min(wait if wait is not None else 25, rt.settings.server.long_poll_max_s)
-    found, last = rt.service.events(speaker_id, after, float(wait_s))
+    wait_s = long_poll_s(wait, rt.settings.server.long_poll_max_s)
+    found, last = rt.service.events(speaker_id, after, wait_s)
     events = [
         answers.EventOut(
             seq=e.seq, kind=e.kind, created_at=iso(e.created_at), payload=dict(e.payload)

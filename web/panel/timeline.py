@@ -82,10 +82,11 @@ def day_timeline(
     local = now.astimezone(zone)
     midnight = datetime.combine(local.date(), time(0), zone)
     tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), zone)
+    service.cooperate()  # a dashboard draws one per speaker: others are served meanwhile
     try:
         items = [
             i
-            for i in service.plan(speaker_id, now).items
+            for i in service.plan(speaker_id, now, scope().deployment).items
             if i.end > midnight and i.start < tomorrow
         ]
         error = None

@@ -1,0 +1,88 @@
+"""Plan checks and heartbeats answered from the speaker's cached plan (issue 14, item 1):
+nothing is built or hashed while nothing changed; an edit written by another process (the
+catalog revision in the database) and a new local day still give a new plan. Long polls
+that end empty are spread over their last fifth."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from broadcaster import service as service_module
+from broadcaster.store import Store, TokenKind
+from tests.web.conftest import NOW
+from web.device_api import LONG_WAIT_S, long_poll_s
+
+PLAN = "/api/v1/speakers/vehicle-01/plan"
+
+
+@pytest.fixture
+def device(service):
+    token = service.store.people.issue_token(TokenKind.DEVICE, "vehicle-01", NOW)[1]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_unchanged_plan_is_checked_without_building_it(client, device, service, monkeypatch):
+    etag = client.get(PLAN, headers=device).headers["ETag"]
+    built = service.plan("vehicle-01", NOW)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a plan was built")
+
+    monkeypatch.setattr(service_module, "build_plan", refuse)
+    checks = [client.get(PLAN, headers={**device, "If-None-Match": etag}) for _ in range(3)]
+    assert [c.status_code for c in checks] == [304, 304, 304]
+    assert all(c.headers["ETag"] == etag for c in checks)
+    beat = client.post(
+        "/api/v1/speakers/vehicle-01/heartbeat", json={"state": "idle", "version": "t"},
+        headers=device,
+    )  # fmt: skip
+    assert beat.status_code == 200 and beat.get_json()["plan_etag"] == etag
+    assert service.plan("vehicle-01", NOW) is built
+
+
+def test_an_edit_by_another_process_gives_a_new_plan(client, device, service, tmp_path):
+    etag = client.get(PLAN, headers=device).headers["ETag"]
+    other = Store.open(f"sqlite:///{tmp_path / 'broadcaster.db'}", upgrade=False)
+    try:  # another server process on the same database: this one hears nothing of it
+        message = other.content.get_message("masks")
+        other.content.update_message(replace(message, text="请大家出门戴好口罩。"), NOW)
+    finally:
+        other.close()
+    again = client.get(PLAN, headers={**device, "If-None-Match": etag})
+    assert again.status_code == 200 and again.headers["ETag"] != etag
+    beat = client.post(
+        "/api/v1/speakers/vehicle-01/heartbeat", json={"state": "idle", "version": "t"},
+        headers=device,
+    )  # fmt: skip
+    assert beat.get_json()["plan_etag"] == again.headers["ETag"]
+
+
+def test_a_new_local_day_gives_a_new_plan(service):
+    today = service.plan("vehicle-01", NOW)
+    tomorrow = service.plan("vehicle-01", NOW + timedelta(days=1))
+    assert tomorrow is not today and tomorrow.etag != today.etag
+    assert tomorrow.body["valid_from"] > today.body["valid_from"]
+    assert service.plan("vehicle-01", NOW + timedelta(days=1)) is tomorrow
+
+
+def test_forgotten_plans_are_built_again(service):
+    first = service.plan("vehicle-01", NOW)
+    service.forget_plans()
+    assert service.plan("vehicle-01", NOW) is not first
+
+
+@pytest.mark.parametrize(
+    ("asked", "max_s", "low", "high"),
+    [(None, 60, 20, 25), (25, 60, 20, 25), (120, 60, 48, 60), (5, 60, 5, 5), (0, 60, 0, 0)],
+)
+def test_long_polls_end_in_their_last_fifth(asked, max_s, low, high):
+    assert long_poll_s(asked, max_s, lambda a, b: a) == pytest.approx(low)
+    assert long_poll_s(asked, max_s, lambda a, b: b) == pytest.approx(high)
+    assert low <= long_poll_s(asked, max_s) <= high
+
+
+def test_short_long_polls_are_not_shortened():
+    assert long_poll_s(int(LONG_WAIT_S) - 1, 60) == LONG_WAIT_S - 1
