@@ -69,28 +69,28 @@ def peak(samples: array.array, start_s: float, end_s: float) -> int:
 
 
 def test_a_quiet_zone_mutes_mid_clip_and_leaving_restores_it_where_it_is(tmp_path: Path) -> None:
-    """Entering at 0.5 s mutes within the ramp; leaving at 1.2 s restores; the clip is
+    """Entering at 0.4 s mutes within the ramp; leaving at 0.9 s restores; the clip is
     played once, whole, in its own time (not restarted from the top)."""
     clip = tmp_path / "clip.wav"
-    clip.write_bytes(wav_bytes(2.0, amp=AMP))
+    clip.write_bytes(wav_bytes(1.5, amp=AMP))
     sink = Capture()
     pacer = Pacer(sink)
     began = time.monotonic()
 
     def gain() -> float:
         elapsed = time.monotonic() - began
-        return 0.0 if 0.5 <= elapsed < 1.2 else 1.0
+        return 0.0 if 0.4 <= elapsed < 0.9 else 1.0
 
     result = pacer.play(ClipReader(clip, RATE), ClipInfo("k", "loop", "m", None, RATE), gain=gain)
     assert result.completed and result.reason == ""
-    assert len(sink.samples) == pytest.approx(2.0 * RATE, abs=1)  # once, whole
+    assert len(sink.samples) == pytest.approx(1.5 * RATE, abs=1)  # once, whole
     ramp = GAIN_RAMP_S + 0.05  # the ramp, and a chunk (20 ms) of pacing
-    assert peak(sink.samples, 0.0, 0.45) > 0.95 * AMP
-    assert peak(sink.samples, 0.5 + ramp, 1.15) == 0  # muted
-    assert peak(sink.samples, 1.2 + ramp, 2.0) > 0.95 * AMP  # restored where it was
+    assert peak(sink.samples, 0.0, 0.35) > 0.95 * AMP
+    assert peak(sink.samples, 0.4 + ramp, 0.85) == 0  # muted
+    assert peak(sink.samples, 0.9 + ramp, 1.5) > 0.95 * AMP  # restored where it was
     # Where it was: the sine goes on in phase (sample i is still sin(2 pi f i / rate)).
-    i = int(1.6 * RATE)
-    expected = wav_bytes(2.0, amp=AMP)[44 + 2 * i : 44 + 2 * i + 2]
+    i = int(1.3 * RATE)
+    expected = wav_bytes(1.5, amp=AMP)[44 + 2 * i : 44 + 2 * i + 2]
     assert sink.samples[i] == int.from_bytes(expected, "little", signed=True)
 
 
@@ -114,17 +114,20 @@ OUTSIDE = (36.30, 111.80)
 
 
 class FakeGps:
-    """Stands for the gpsd reader: the position the test sets (None: no fix)."""
+    """Stands for the gpsd reader: where the vehicle is by the wall clock, from `route`
+    ((from, position or None for no fix), ...), so no sleep of the test can be late."""
 
     host, port = "fake", 0
 
-    def __init__(self) -> None:
-        self.at: tuple[float, float] | None = None
+    def __init__(self, route: list[tuple[datetime, tuple[float, float] | None]]) -> None:
+        self.route = route
 
     def latest(self) -> Fix | None:
-        if self.at is None:
+        now = datetime.now(UTC)
+        at = [where for since, where in self.route if since <= now][-1]
+        if at is None:
             return None
-        return Fix(self.at[0], self.at[1], 3, time.monotonic(), speed_mps=500.0, track_deg=90.0)
+        return Fix(at[0], at[1], 3, time.monotonic(), speed_mps=500.0, track_deg=90.0)
 
     def stop(self) -> None:
         pass
@@ -161,15 +164,10 @@ def test_the_client_skips_area_bound_messages_outside_and_mutes_in_a_quiet_zone(
         Options(server.url, SPEAKER, TOKEN, tmp_path / "cache", events_wait_s=5, upload_idle_s=1.0),
         FileSink(out),
     )
-    gps = FakeGps()
-    client.gps = gps  # type: ignore[assignment]
-    gps.at = OUTSIDE
+    route = [(s(-60), OUTSIDE), (s(1.5), IN_HOSPITAL), (s(2.8), IN_VILLAGE), (s(3.8), None)]
+    client.gps = FakeGps(route)  # type: ignore[assignment]
     client.start()
     try:
-        schedule = [(1.5, IN_HOSPITAL), (2.8, IN_VILLAGE), (3.8, None)]
-        for at, where in schedule:
-            time.sleep(max(0.0, (s(at) - datetime.now(UTC)).total_seconds()))
-            gps.at = where
         deadline = time.monotonic() + 10
         while len(server.state.plays) < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
