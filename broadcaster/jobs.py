@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from audio.cache import Eviction
 from broadcaster import planning, urgent
+from broadcaster.catalog import RECORDING_NAME
 from broadcaster.plans import resolve_clips
 from broadcaster.service import Service
 from broadcaster.store import ClipStatus, Deployment, SpeakerStatus
@@ -115,7 +116,9 @@ def expire_urgents(service: Service, now: datetime, since: datetime) -> list[str
 def collect_clips(service: Service, now: datetime) -> Eviction | None:
     """Keep the clip cache within `server.clip_cache_mb`: remove the least recently used
     clips that no current message, urgent, self-test or chime uses (previews, old versions).
-    The clips of current plans stay, even over the budget (clients download them)."""
+    The clips of current plans stay, even over the budget (clients download them). Also
+    removes the uploaded recordings no message uses any more (`forget_unused_recordings`)."""
+    forget_unused_recordings(service, now)
     library = service.library
     budget = library.budget_bytes
     if budget is None:
@@ -137,6 +140,38 @@ def collect_clips(service: Service, now: datetime) -> Eviction | None:
             "(server.clip_cache_mb)", report.referenced / mb, budget / mb,
         )  # fmt: skip
     return report
+
+
+RECORDING_GRACE = timedelta(days=1)  # an upload waiting for its Save or its Send
+
+
+def forget_unused_recordings(service: Service, now: datetime) -> list[str]:
+    """Remove the uploaded recordings (`data/recordings/<sha256>.<ext>`) that no message uses
+    (replaced by another, or their message deleted) and that were written more than
+    RECORDING_GRACE ago (an upload waits for its Save, or an urgent's for its Send, before a
+    message names it). The live pages' WAVs (`recordings/live/`) are kept: they are the
+    record of what was said. Returns the names removed."""
+    folder = service.library.recordings
+    try:
+        found = [p for p in folder.iterdir() if RECORDING_NAME.fullmatch(p.name)]
+    except FileNotFoundError:
+        return []
+    if not found:
+        return []
+    used = {m.recording for m in service.store.content.list_messages() if m.recording}
+    oldest = (now - RECORDING_GRACE).timestamp()
+    removed = []
+    for path in found:
+        try:
+            if path.name in used or not path.is_file() or path.stat().st_mtime > oldest:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path.name)
+    if removed:
+        log.info("removed %d recording(s) no message uses: %s", len(removed), ", ".join(removed))
+    return removed
 
 
 # -- data that grows is bounded (issue 14): each job works in short batches, gives the other
