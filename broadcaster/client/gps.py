@@ -162,7 +162,15 @@ class GpsReader:
                 if len(pending) > MAX_LINE:
                     raise OSError("a report longer than 64 kB")
                 for line in lines:
-                    fix = parse_report(line, self._mono())
+                    now = self._mono()
+                    fix = parse_report(line, now)
+                    if fix is None and self._problem is None:
+                        with self._lock:
+                            last = self._fix
+                        if last is None or now - last.received > self.max_age_s:
+                            # gpsd answers, the receiver has lost its fix (a tunnel, a dead
+                            # antenna): said once, and again when fixes come back.
+                            self._report(f"no fix from the receiver for {self.max_age_s:g} s")
                     if fix is not None:
                         with self._lock:
                             self._fix = fix

@@ -129,3 +129,33 @@ def test_stopping_does_not_wait_for_a_silent_gpsd():
             reader.stop()
             assert time.monotonic() - began < 1.0
             assert reader._thread is not None and not reader._thread.is_alive()
+
+
+def test_a_receiver_that_loses_its_fix_is_said_once(caplog):
+    """gpsd keeps answering (mode 1 reports) but the fix is gone: one warning when the last
+    fix is too old, one line when fixes come back; not one per report."""
+    no_fix = b'{"class":"TPV","mode":1}\n'
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        reader = GpsReader("127.0.0.1", listener.getsockname()[1], max_age_s=0.3)
+        caplog.set_level("INFO", logger="broadcaster.client.gps")
+        reader.start()
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(100)
+            conn.sendall(TPV.encode() + b"\n")
+            for _ in range(10):
+                time.sleep(0.1)
+                conn.sendall(no_fix)
+            assert reader.latest() is None
+            conn.sendall(TPV.encode() + b"\n")
+            deadline = time.monotonic() + 5
+            while reader.latest() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            reader.stop()
+    said = [r.getMessage() for r in caplog.records if r.name == "broadcaster.client.gps"]
+    assert [m for m in said if "no fix" in m] == [
+        "gpsd: no fix from the receiver for 0.3 s; playing on without a position"
+    ], said
+    assert sum("fixes from" in m for m in said) == 2, said  # the first fix, and again after
