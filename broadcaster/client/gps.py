@@ -183,7 +183,7 @@ class GpsReader:
         if problem == self._problem:
             return
         if problem is None:
-            log.info("gpsd: fixes from %s:%s", self.host, self.port)
-        else:
-            log.warning("gpsd: %s; playing on without a position", problem)
+            log.info("fixes from gpsd at %s:%s", self.host, self.port)
+        else:  # (the thread's name, gpsd, is on the line)
+            log.warning("%s; playing on without a position", problem)
         self._problem = problem

@@ -156,6 +156,6 @@ def test_a_receiver_that_loses_its_fix_is_said_once(caplog):
             reader.stop()
     said = [r.getMessage() for r in caplog.records if r.name == "broadcaster.client.gps"]
     assert [m for m in said if "no fix" in m] == [
-        "gpsd: no fix from the receiver for 0.3 s; playing on without a position"
+        "no fix from the receiver for 0.3 s; playing on without a position"
     ], said
     assert sum("fixes from" in m for m in said) == 2, said  # the first fix, and again after
