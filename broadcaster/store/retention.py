@@ -215,10 +215,12 @@ def _add_totals(
         p.c.ended_at.between(low, high),
     )
     seconds = case((sane, _play_seconds(conn.dialect.name)), else_=0)
+    # None and '' are one row of play_days, grouped as one here (each key once per upsert)
+    message = func.coalesce(p.c.message_id, NO_MESSAGE).label("message")
     query = (
         select(
             p.c.speaker_id,
-            p.c.message_id,
+            message,
             p.c.kind,
             func.count(),
             func.sum(case((p.c.completed, 1), else_=0)),
@@ -226,13 +228,13 @@ def _add_totals(
             func.sum(seconds),
         )
         .where(plays)
-        .group_by(p.c.speaker_id, p.c.message_id, p.c.kind)
+        .group_by(p.c.speaker_id, "message", p.c.kind)
     )
     rows = [
         {
             "day": day,
             "speaker_id": speaker_id,
-            "message_id": message_id or NO_MESSAGE,
+            "message_id": message_id,
             "kind": kind,
             "plays": int(count),
             "completed": int(completed or 0),

@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from broadcaster import jobs
 from broadcaster.config import RetentionSettings, Settings, load_settings
@@ -22,6 +22,7 @@ from broadcaster.errors import ConfigError
 from broadcaster.models import PlayKind, PlayLogEntry
 from broadcaster.service import Service
 from broadcaster.store import EventKind, Store
+from broadcaster.store import schema as t
 from broadcaster.store.devices import PlayTotal, day_bounds
 from broadcaster.store.retention import seconds_span
 from broadcaster.store.tracks import TrackPoint
@@ -264,3 +265,21 @@ def test_a_play_arriving_mid_batch_undoes_the_batch_on_postgresql(
         assert after[GULOU] == PlayTotal(
             grown.plays + 1, grown.completed + 1, grown.urgent, round(grown.seconds + 12.0, 6)
         )
+
+
+def test_plays_without_a_message_fold_into_one_row(seeded: Store) -> None:
+    """A play with no message id and one with an empty id (a row the store accepted from
+    elsewhere) are counted in the same daily row, whose message id reads back as None."""
+    started = _local(DAY, 9)
+    rows = [
+        _play(1, TUNLI, started, message_id=None, kind=PlayKind.URGENT),
+        _play(2, TUNLI, started + timedelta(minutes=1), message_id=None, kind=PlayKind.URGENT),
+    ]
+    seeded.devices.add_plays(rows, NOW - timedelta(days=30))
+    with seeded.engine.begin() as conn:
+        conn.execute(update(t.play_log).where(t.play_log.c.id == "p-2").values(message_id=""))
+    cutoff = day_bounds(DAY + timedelta(days=1), SHANGHAI)[0]
+    assert seeded.retention.retire_plays(cutoff, NOW, SHANGHAI) == 2
+    assert seeded.retention.retired_days() == 1
+    totals = seeded.retention.play_day_totals(DAY, DAY, by="speaker_message")
+    assert totals == {(TUNLI, None, PlayKind.URGENT): PlayTotal(2, 2, 2, 12.5)}
