@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--period", type=float, default=30.0, help="heartbeat period (s)")
     parser.add_argument("--duration", type=float, default=120.0)
+    parser.add_argument("--server-log", type=Path, help="keep the server's log here")
     args = parser.parse_args(argv)
     from tests.integration.test_workers import Workers
 
@@ -343,16 +344,29 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 assert answer.status_code == 201, answer.text[:500]
                 return asked, done
 
-            # Warm-up: every speaker fetches its plan once (keeping its ETag) and polls.
+            # Warm-up: every speaker fetches its plan once (keeping its ETag), spread over a
+            # minute as speakers that come online over time would, and polls.
             etags: dict[str, str] = {}
-            asyncio.run(load(tokens, server.port, 20, 25, None, None, etags))
+            asyncio.run(load(tokens, server.port, 60, 70, None, None, etags))
 
-            def long_polls() -> dict[int, int]:
-                seen_at: dict[int, int] = {}
-                for _ in range(10 * args.workers):
-                    with requests.Session() as s:
-                        h = s.get(f"{server.url}/healthz", timeout=30).json()
-                        seen_at[h["worker"]["pid"]] = h["worker"]["long_polls"]
+            def long_polls() -> dict[str, Any]:
+                """Open long polls per worker, and how long /healthz took under the load."""
+                seen_at: dict[str, Any] = {}
+                took = []
+                for _ in range(6 * args.workers):
+                    asked = time.monotonic()
+                    try:
+                        with requests.Session() as s:
+                            h = s.get(f"{server.url}/healthz", timeout=60).json()
+                    except requests.RequestException as exc:
+                        seen_at["error"] = repr(exc)
+                        continue
+                    took.append(time.monotonic() - asked)
+                    if "worker" in h:
+                        seen_at[str(h["worker"]["pid"])] = h["worker"]["long_polls"]
+                    if not h.get("ok"):
+                        seen_at["not_ok"] = h.get("database")
+                seen_at["healthz_s"] = _percentiles(took)
                 return seen_at
 
             cpu0 = {p: cpu_seconds(p) for p in workers}
@@ -425,6 +439,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             }
         finally:
             server.stop()
+            if args.server_log is not None:
+                shutil.copyfile(root / "server.log", args.server_log)
     print(json.dumps(result, indent=1, default=str))
     return result
 

@@ -28,6 +28,9 @@ from broadcaster import jobs
 from broadcaster.cap.feeds import FeedPoller
 from broadcaster.errors import Conflict
 from broadcaster.service import Service
+from broadcaster.store import Store
+from broadcaster.store.engine import make_engine
+from broadcaster.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,21 @@ class SchedulerShell:
         self._collected_at = -COLLECT_AT_MOST_EVERY_S
         self.leading = threading.Event()  # set while this process holds the lease
         self._lead_guard = threading.Lock()
+        self._lease_store: Store | None = None
+
+    @property
+    def journal(self) -> Journal:
+        """Where the lease is read and written: on PostgreSQL a connection of its own, so
+        that requests that hold every pooled connection under load never keep the holder
+        from renewing (its lease would run out and the jobs move for nothing)."""
+        store = self.service.store
+        if store.dialect != "postgresql":
+            return store.journal
+        if self._lease_store is None:
+            url = store.engine.url.render_as_string(hide_password=False)
+            engine = make_engine(url, pool_size=1, max_overflow=1, pool_timeout=5)
+            self._lease_store = Store(engine)
+        return self._lease_store.journal
 
     def start(self, *, standby: bool = False) -> None:
         """Take the lease and start the jobs.
@@ -109,12 +127,11 @@ class SchedulerShell:
         Without `standby`: `Conflict` if another process holds the lease. With it (many
         processes on PostgreSQL): start anyway and take the lease when it comes free.
         """
-        store = self.service.store
         now = self.clock()
         self._take_over_from_the_dead(now)
-        acquired = store.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL)
+        acquired = self.journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL)
         if not acquired and not standby:
-            holder = store.journal.lease_holder(LEASE, now)
+            holder = self.journal.lease_holder(LEASE, now)
             raise Conflict(
                 f"another broadcaster server ({holder}) already runs the scheduler on this "
                 "database; run only one `broadcaster serve` per database"
@@ -141,11 +158,11 @@ class SchedulerShell:
             self._lead(now)
         else:
             self.service.library.over_budget = self._ask_for_collection
-            holder = store.journal.lease_holder(LEASE, now)
+            holder = self.journal.lease_holder(LEASE, now)
             log.info("scheduler standing by (%s): %s runs the jobs", self.owner, holder)
 
     def _take_over_from_the_dead(self, now: datetime) -> None:
-        journal = self.service.store.journal
+        journal = self.journal
         holder = journal.lease_holder(LEASE, now)
         if holder is not None and holder != self.owner and _dead_local_process(holder):
             # A server on this machine was killed without releasing it: take over now.
@@ -202,9 +219,12 @@ class SchedulerShell:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         try:
-            self.service.store.journal.release_lease(LEASE, self.owner)
+            self.journal.release_lease(LEASE, self.owner)
         except Exception:
             log.exception("could not release the scheduler lease")
+        if self._lease_store is not None:
+            self._lease_store.close()
+            self._lease_store = None
 
     def run_pusher(self, stop: threading.Event) -> None:
         """Run the service's pusher of plan changes while this process holds the lease (one
@@ -217,7 +237,7 @@ class SchedulerShell:
     def lease(self) -> dict[str, Any]:
         """Who runs the jobs and until when (for /healthz)."""
         now = self.clock()
-        held = self.service.store.journal.lease(LEASE)
+        held = self.journal.lease(LEASE)
         owner, until = held if held is not None else (None, None)
         return {
             "holder": owner if until is not None and until > now else None,
@@ -251,7 +271,7 @@ class SchedulerShell:
         return run
 
     def _renew(self, now: datetime) -> None:
-        journal = self.service.store.journal
+        journal = self.journal
         if not self.leading.is_set():
             self._take_over_from_the_dead(now)
         if journal.acquire_lease(LEASE, self.owner, now, LEASE_TTL):

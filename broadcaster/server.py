@@ -78,8 +78,10 @@ def timeouts_of(settings: ServerSettings) -> Timeouts:
 
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT."""
+    import gevent
+
     from broadcaster import workers
-    from broadcaster.httpserver import make_server
+    from broadcaster.httpserver import make_server, watch_loop
     from web.app import create_app
 
     # Quiet until the URL and the first admin's password are printed (migrations, seeding
@@ -121,10 +123,7 @@ def serve(args: argparse.Namespace) -> int:
         secret_key=secret_key(data),
         secure_cookies=settings.server.secure_cookies,
     )
-    app.extensions["broadcaster.health"] = lambda: {
-        "lease": scheduler.lease(),
-        "worker": workers.process_state(notifier),
-    }
+    app.extensions["broadcaster.health"] = lambda: workers.health(scheduler, notifier)
     stop = threading.Event()
     watcher = threading.Thread(
         target=notifier.watch, args=(store.devices.last_event_seq, stop), daemon=True
@@ -135,6 +134,7 @@ def serve(args: argparse.Namespace) -> int:
     listener: Any = workers.listener_of(args) or (host, port)  # inherited under --workers
     server = make_server(listener, app, timeouts_of(settings.server))
     server.start()
+    gevent.spawn(watch_loop)
     # Under --workers --live-port, worker 0 also serves live pages on their own port.
     live_server = workers.live_server(args, app, make_server, timeouts_of(settings.server))
     url = f"http://{host}:{server.server_port}/"

@@ -90,6 +90,37 @@ def live_server(
     return server
 
 
+def database_state(journal: Any, dialect: str) -> dict[str, Any]:
+    """Reachable, how long one round trip took, the dialect and the migration revision."""
+    started = time.perf_counter()
+    try:
+        revision = journal.schema_revision()
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return {"reachable": False, "dialect": dialect, "error": f"{type(exc).__name__}: {first}"}
+    return {
+        "reachable": True,
+        "dialect": dialect,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        "revision": revision,
+    }
+
+
+def health(scheduler: Any, notifier: Any) -> dict[str, Any]:
+    """What /healthz answers under `broadcaster serve`. The database is asked through the
+    scheduler's lease connection (its own on PostgreSQL): a worker whose pool is busy with
+    requests still answers at once, and says the database is reachable when it is."""
+    store = scheduler.service.store
+    answer: dict[str, Any] = {"database": database_state(scheduler.journal, store.dialect)}
+    if answer["database"]["reachable"]:
+        try:
+            answer["lease"] = scheduler.lease()
+        except Exception as exc:  # the answer must come even when a part of it cannot
+            answer["lease"] = {"error": f"{type(exc).__name__}: {exc}"}
+    answer["worker"] = process_state(notifier)
+    return answer
+
+
 def process_state(notifier: Any) -> dict[str, Any]:
     """This process, for /healthz: pid, host, uptime, open long polls, how wake-ups cross."""
     return {
@@ -130,6 +161,7 @@ def attach(service: Any, args: argparse.Namespace | None = None) -> None:
     global _serves_live_pages
     if args is not None and is_worker(args):
         _serves_live_pages = getattr(args, "worker_live_fd", None) is not None
+        _stop_with_the_supervisor()
     notifier = service.notifier
     local_push = service.request_push
 
@@ -143,6 +175,25 @@ def attach(service: Any, args: argparse.Namespace | None = None) -> None:
 
     service.request_push = request_push
     notifier.on("push", pushed)
+
+
+def _stop_with_the_supervisor() -> None:
+    """SIGTERM this worker when its supervisor dies (even by SIGKILL): no orphan keeps the
+    socket and the lease (Linux `prctl(PR_SET_PDEATHSIG)`; elsewhere nothing)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or name is None:
+        return
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.warning("cannot ask to be stopped with the supervisor", exc_info=True)
+        return
+    if os.getppid() == 1:  # the supervisor died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # -- the supervisor ------------------------------------------------------------------------

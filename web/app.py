@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, Response, g, jsonify, request
 
-from broadcaster import limits
+from broadcaster import limits, workers
 from broadcaster.config import Settings
 from broadcaster.service import Service
 from web import cap_api, catalog_api, device_api, errors, live_api, panel, shapes_api, user_api
@@ -60,20 +60,20 @@ def create_app(
         return jsonify(openapi_document())
 
     @app.get("/healthz")
-    def healthz() -> Response | tuple[Response, int]:
-        """Is this process serving, and can it reach the database (503 if not); which
-        process runs the jobs (the scheduler lease) and until when; this process's state.
-        Cheap: one `SELECT` of the revision and one of the lease."""
-        database = _database_state(service)
-        answer: dict[str, object] = {"ok": database["reachable"], "name": settings.name}
-        answer["database"] = database
+    def healthz() -> tuple[Response, int]:
+        """Is this process serving, and can it reach the database (503 if not); under
+        `broadcaster serve` also which process runs the jobs (the scheduler lease) and until
+        when, and this process's state (`broadcaster.workers.health`)."""
         more = app.extensions.get("broadcaster.health")  # `broadcaster serve` sets it
-        if more is not None and database["reachable"]:
-            try:
-                answer.update(more())
-            except Exception as exc:  # the answer must come even when a part of it cannot
-                answer["error"] = f"{type(exc).__name__}: {exc}"
-        return (jsonify(answer), 200) if database["reachable"] else (jsonify(answer), 503)
+        if more is not None:
+            state = dict(more())
+        else:
+            state = {
+                "database": workers.database_state(service.store.journal, service.store.dialect)
+            }
+        reachable = bool(state["database"]["reachable"])
+        answer = {"ok": reachable, "name": settings.name, **state}
+        return jsonify(answer), 200 if reachable else 503
 
     @app.before_request
     def start_clock() -> None:
@@ -122,22 +122,3 @@ def create_app(
         return response
 
     return app
-
-
-def _database_state(service: Service) -> dict[str, object]:
-    """Reachable, how long one round trip took, the dialect and the migration revision."""
-    started = time.perf_counter()
-    try:
-        revision = service.store.journal.schema_revision()
-    except Exception as exc:
-        return {
-            "reachable": False,
-            "dialect": service.store.dialect,
-            "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-        }
-    return {
-        "reachable": True,
-        "dialect": service.store.dialect,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-        "revision": revision,
-    }

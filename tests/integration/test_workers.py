@@ -280,3 +280,18 @@ def test_a_sigkilled_lease_holder_is_replaced_within_30_s(cluster: Workers) -> N
     ), cluster.log_text()[said:][-3000:]
     renewed = lease()
     assert renewed["holder"] == now_lease["holder"] and renewed["until"] >= now_lease["until"]
+    # The supervisor SIGKILLed: its workers do not live on as orphans holding the socket.
+    assert wait_for(lambda: len(cluster.pids()) == 2, 30)
+    orphans = cluster.pids()
+    assert cluster.proc is not None
+    cluster.proc.kill()
+    cluster.proc.wait(10)
+    assert wait_for(lambda: not any(_alive(p) for p in orphans), 20), orphans
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for whoever adopted it to reap it has stopped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
