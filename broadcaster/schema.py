@@ -241,7 +241,7 @@ DEVICE_AHEAD = timedelta(days=3)
 SHAPES = {
     CLIP_KEY: "expected a clip key (1 to 128 of A-Z a-z 0-9 _ . -)",
     WORD: "expected a state such as idle or playing",
-    REASON: "expected empty or cut:<why>",
+    REASON: "expected empty, cut:<why>, skipped:<why>, muted:<why> or lowered:<why>",
     TIME_OF_DAY: "expected a time like 07:30",
 }
 

@@ -277,7 +277,7 @@ class Devices(Part):
     def count_plays(self, start: datetime, end: datetime) -> int:
         """How many plays started in `[start, end)`."""
         query = select(func.count()).where(
-            t.play_log.c.started_at >= start, t.play_log.c.started_at < end
+            t.play_log.c.started_at >= start, t.play_log.c.started_at < end, sounded()
         )
         with self._db.transaction(write=False) as conn:
             return int(conn.execute(query).scalar() or 0)
@@ -291,7 +291,7 @@ class Devices(Part):
         p = t.play_log
         query = (
             select(p.c.speaker_id, func.count(), func.max(p.c.started_at))
-            .where(p.c.started_at >= start, p.c.started_at < end)
+            .where(p.c.started_at >= start, p.c.started_at < end, sounded(p))
             .group_by(p.c.speaker_id)
         )
         if speaker_ids is not None:
@@ -324,7 +324,7 @@ class Devices(Part):
         )
         query = (
             select(p.c.speaker_id, bucket.label("hour"), func.count())
-            .where(p.c.started_at >= start, p.c.started_at < end)
+            .where(p.c.started_at >= start, p.c.started_at < end, sounded(p))
             .group_by(p.c.speaker_id, "hour")  # by the label: PostgreSQL cannot match a
         )  # CASE with bound parameters in GROUP BY to the one in the select list
         with self._db.transaction(write=False) as conn:
@@ -371,7 +371,7 @@ class Devices(Part):
                 func.sum(case((p.c.kind == PlayKind.URGENT.value, 1), else_=0)),
                 func.sum(seconds),
             ).group_by(*keys)
-            query = _in_span(conn, query, start, end, speaker_ids, area_id)
+            query = _in_span(conn, query.where(sounded(p)), start, end, speaker_ids, area_id)
             found: dict[Any, PlayTotal] = {}
             for row in conn.execute(query):
                 last = len(keys) - 1  # the kind, after the message id
@@ -401,7 +401,7 @@ class Devices(Part):
             else:
                 epoch = cast(func.strftime("%s", p.c.started_at), Integer) // 900
             bucket = epoch.label("quarter")
-            query = select(bucket, func.count()).group_by("quarter")
+            query = select(bucket, func.count()).where(sounded(p)).group_by("quarter")
             query = _in_span(conn, query, start, end, speaker_ids, area_id)
             return {
                 datetime.fromtimestamp(int(quarter) * 900, UTC): int(count)
@@ -478,6 +478,14 @@ def _play_seconds(dialect: str) -> ColumnElement[Any]:
         return func.extract("epoch", p.c.ended_at - p.c.started_at)
     days = func.julianday(p.c.ended_at) - func.julianday(p.c.started_at)
     return func.round(days * 86400.0, 3)
+
+
+def sounded(p: Any = None) -> ColumnElement[bool]:
+    """Play-log rows that were a play: not a slot a vehicle skipped outside its message's
+    areas (`skipped:...`, logged as proof of the decision, never heard). Totals, counts and
+    charts count these; the list of entries and the CSV rows show every entry."""
+    p = t.play_log if p is None else p
+    return or_(p.c.reason.is_(None), ~p.c.reason.like("skipped:%"))
 
 
 def _in_span(

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from broadcaster.models import PlayKind
 from broadcaster.store import schema as t
 from broadcaster.store.base import Part
-from broadcaster.store.devices import PlayTotal, _play_seconds, day_bounds
+from broadcaster.store.devices import PlayTotal, _play_seconds, day_bounds, sounded
 from broadcaster.store.places import area_ids_under
 
 NO_MESSAGE = ""  # `play_days.message_id` of a play without a message (a typed urgent)
@@ -206,7 +206,8 @@ def _add_totals(
 ) -> int:
     """Add the totals of the plays found by `plays` (all of one local day) to that day's
     rows, counted as `store.devices.play_totals` counts them (seconds only for sane times
-    within `span`); returns how many plays they were."""
+    within `span`; a skipped slot is deleted with them but not a play); returns how many
+    rows they were."""
     p = t.play_log
     low, high = span
     sane = and_(
@@ -223,6 +224,7 @@ def _add_totals(
             message,
             p.c.kind,
             func.count(),
+            func.sum(case((sounded(p), 1), else_=0)),
             func.sum(case((p.c.completed, 1), else_=0)),
             func.sum(case((p.c.kind == PlayKind.URGENT.value, 1), else_=0)),
             func.sum(seconds),
@@ -230,22 +232,23 @@ def _add_totals(
         .where(plays)
         .group_by(p.c.speaker_id, "message", p.c.kind)
     )
+    found = conn.execute(query).all()
     rows = [
         {
             "day": day,
             "speaker_id": speaker_id,
             "message_id": message_id,
             "kind": kind,
-            "plays": int(count),
+            "plays": int(heard or 0),
             "completed": int(completed or 0),
             "urgent": int(urgent or 0),
             "seconds": float(total or 0),
         }
-        for speaker_id, message_id, kind, count, completed, urgent, total in conn.execute(query)
+        for speaker_id, message_id, kind, _count, heard, completed, urgent, total in found
     ]
     if rows:
         conn.execute(_add_statement(conn.dialect.name, t.play_days), rows)
-    return sum(int(row["plays"]) for row in rows)
+    return sum(int(row[3]) for row in found)
 
 
 def _add_statement(dialect: str, table: Table) -> Any:
