@@ -187,6 +187,9 @@ class MessageRequest:
     volume: float | None = None
     chime: bool | None = None
     area: str | Keep | None = KEEP  # None: district-wide (admins only)
+    # The areas a vehicle plays it in (issue 13): None keeps the current binding, () clears
+    # it. A chief names only areas in her reach; areas outside it that it is bound to stay.
+    area_ids: tuple[str, ...] | None = None
     upload: RecordingUpload | None = None
     drop_recording: bool = False
     version: int | None = None  # update only: refuse (Conflict) if someone saved meanwhile
@@ -220,12 +223,14 @@ class ScheduleRequest:
 
 @dataclass(frozen=True, slots=True)
 class MessageView:
-    message: Message
+    message: Message  # its `area_ids` may name areas the user may not see: show `areas`
     area: str | None
     version: int
     updated_at: datetime
     editable: bool
     used_by: tuple[str, ...]  # ids of the programs that play it
+    areas: tuple[str, ...] = ()  # the areas it is bound to that the user may see
+    areas_elsewhere: bool = False  # also bound to areas outside the user's reach (not named)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +321,7 @@ def _area(problems: Problems, me: Scope, area: str | None) -> None:
 def _message_view(service: Service, me: Scope, message: Message) -> MessageView:
     record = service.store.content.message_record(message.id)
     used = tuple(p.id for p in me.programs_playing(message.id)[0])
+    shown, elsewhere = bound_areas(me, record.message)
     return MessageView(
         record.message,
         me.owner("message", message.id),
@@ -323,7 +329,63 @@ def _message_view(service: Service, me: Scope, message: Message) -> MessageView:
         record.updated_at,
         me.edits_owned("message", message.id),
         used,
+        shown,
+        elsewhere,
     )
+
+
+def bound_areas(me: Scope, message: Message) -> tuple[tuple[str, ...], bool]:
+    """The areas a message is bound to that the user may see, and whether it is bound to
+    others too (told, not named: "Hidden is missing")."""
+    shown = tuple(a for a in message.area_ids if a in me.reach)
+    return shown, len(shown) < len(message.area_ids)
+
+
+def has_outline(me: Scope, area_id: str) -> bool:
+    """Whether binding a message to the area means something to a vehicle: the area has an
+    outline, or areas below it do (a township stands for its villages with one; the same rule
+    as the plan's `message_areas`, broadcaster/plans.py `_shapes`)."""
+    below: dict[str, list[str]] = {}
+    for a in me.deployment.areas:
+        if a.parent_id is not None:
+            below.setdefault(a.parent_id, []).append(a.id)
+    todo, seen = [area_id], set()
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in me.areas:
+            continue
+        seen.add(current)
+        if me.areas[current].polygon is not None:
+            return True
+        todo.extend(below.get(current, ()))
+    return False
+
+
+def _bound(
+    problems: Problems, me: Scope, wanted: tuple[str, ...] | None, current: Message | None
+) -> tuple[str, ...]:
+    """The areas the message will be bound to (issue 13). An id the user may not name is
+    refused as one that does not exist; an area newly chosen must have an outline (or areas
+    below it with one: without, vehicles would play it everywhere), one already bound may
+    stay. Areas outside the user's reach that it is bound to are kept."""
+    before = current.area_ids if current is not None else ()
+    if wanted is None:
+        return before
+    chosen = tuple(dict.fromkeys(a.strip() for a in wanted if a.strip()))
+    if not me.usable("area", chosen):
+        problems.add("areas", "Choose areas from the list.")
+        return before
+    for area_id in chosen:
+        if area_id not in before and not has_outline(me, area_id):
+            problems.add(
+                "areas",
+                "%(area)s has no outline on the map yet: vehicles could not tell when they "
+                "are inside it. Draw the outline first.",
+                area=me.areas[area_id].name,
+            )
+            return before
+    kept = tuple(a for a in before if a not in me.reach)
+    return chosen + tuple(a for a in kept if a not in chosen)
 
 
 def list_messages(service: Service, user: User, now: datetime) -> list[MessageView]:
@@ -407,6 +469,7 @@ def _message(
     else:
         area = request.area
     _area(problems, me, area)
+    area_ids = _bound(problems, me, request.area_ids, current)
     has_upload = request.upload is not None
     keep_recording = bool(current and current.recording and not request.drop_recording)
     if not text and not has_upload and not keep_recording:
@@ -430,14 +493,13 @@ def _message(
         recording, sha = save_upload(service, request.upload)
     with _unless_saved(service, recording if sha else None):
         try:
-            # The areas it is bound to (issue 13) are not edited here yet: an edit keeps them.
             message = Message(
                 message_id,
                 title,
                 text,
                 VoiceSettings(voice_name, rate, volume, chime),
                 recording,
-                current.area_ids if current else (),
+                area_ids,
             )
         except ValidationError as exc:
             raise Invalid([Problem("text", str(exc))]) from exc
@@ -522,6 +584,14 @@ def save_upload(service: Service, upload: RecordingUpload) -> tuple[str, str]:
     return name, sha
 
 
+def _areas_detail(before: Message | None, after: Message) -> dict[str, list[str]]:
+    """The audit line's `areas` (issue 13): the binding after the change, when the message
+    is bound before or after it (an unbound message's line stays as it was)."""
+    if after.area_ids or (before is not None and before.area_ids):
+        return {"areas": list(after.area_ids)}
+    return {}
+
+
 def create_message(
     service: Service,
     user: User,
@@ -538,7 +608,8 @@ def create_message(
         # owned as it is created: never district-wide for a moment
         store.content.create_message(message, now, recording_sha256=sha, owner_area_id=area)
     _audit(service, user, now, "message.create", message.id,
-           {"title": message.title, "area": area, "recording": message.recording},
+           {"title": message.title, "area": area, "recording": message.recording,
+            **_areas_detail(None, message)},
            remote_addr)  # fmt: skip
     return get_message(service, user, message.id, now)
 
@@ -566,7 +637,8 @@ def update_message(
         if area != me.owner("message", message_id):
             store.content.set_owner("message", message_id, area)
     _audit(service, user, now, "message.update", message_id,
-           {"title": message.title, "area": area, "recording": message.recording},
+           {"title": message.title, "area": area, "recording": message.recording,
+            **_areas_detail(current, message)},
            remote_addr)  # fmt: skip
     return get_message(service, user, message_id, now)
 

@@ -609,6 +609,13 @@ class MessageIn(Request):
     volume: _ranged(limits.VOLUME) | None = None  # type: ignore[valid-type]
     chime: bool | None = None
     area: AreaId = None
+    areas: Refs | None = Field(
+        None,
+        description="vehicles play it only inside these areas' outlines (issue 13); [] clears "
+        "the binding (everywhere), left out or null keeps it; fixed loudspeakers are not "
+        "affected. Areas you may act on; one newly named needs an outline (or areas below it "
+        "with one)",
+    )
 
 
 class MessageCreate(MessageIn):

@@ -54,6 +54,13 @@ class MessageOut(Answer):
     updated_at: IsoTime | None
     editable: bool
     used_by: list[str] = Field(description="the programs that play it, of those the caller may see")
+    areas: list[str] = Field(
+        description="vehicles play it only inside these areas (issue 13), of those the caller "
+        "may see; [] and no `areas_elsewhere`: everywhere"
+    )
+    areas_elsewhere: bool = Field(
+        description="it is also bound to areas outside the caller's reach (not named)"
+    )
 
 
 class ProgramOut(Answer):

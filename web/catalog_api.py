@@ -63,6 +63,7 @@ def message_request(data: Mapping[str, Any], *, creating: bool) -> catalog.Messa
         volume=asked.volume,
         chime=asked.chime,
         area=_given(asked, "area"),
+        area_ids=_tuple(asked.areas),
         drop_recording=isinstance(asked, schema.MessagePatch)
         and "recording" in asked.model_fields_set,
         version=asked.version if isinstance(asked, schema.MessagePatch) else None,
@@ -119,6 +120,8 @@ def message_json(view: catalog.MessageView) -> dict[str, Any]:
         updated_at=iso(view.updated_at),
         editable=view.editable,
         used_by=list(view.used_by),
+        areas=list(view.areas),
+        areas_elsewhere=view.areas_elsewhere,
     )
 
 

@@ -480,7 +480,10 @@ def catalog_paths(user: list[dict[str, list[str]]]) -> dict[str, Any]:
             {
                 "post": "Recordings (audio uploads) are made in the panel only; a message's "
                 "`recording` shows here and PATCH `recording: null` drops it.",
-                "patch": "Only an admin changes district-wide messages (403 for chiefs).",
+                "patch": "Only an admin changes district-wide messages (403 for chiefs). "
+                "`areas` (where vehicles play it, issue 13): `[]` clears, left out or null "
+                "keeps; a chief changes only the areas she may see, those outside her reach "
+                "stay (the answer's `areas_elsewhere`).",
                 "delete": "409 while a program or a live urgent announcement uses it; the "
                 "message names only the programs the caller may see and says when programs "
                 "outside the caller's areas use it too.",

@@ -101,6 +101,8 @@ def test_a_message_created_in_the_api_shows_in_the_panel_and_is_audited(
         "updated_at": None,
         "editable": True,
         "used_by": [],
+        "areas": [],
+        "areas_elsewhere": False,
     }
     assert call("GET", f"/messages/{water}").get_json()["data"] == body["data"]
     entry = audit_of(service, "message.create")[0]

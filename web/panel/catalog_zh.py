@@ -660,4 +660,16 @@ ZH: dict[str, str] = {
     "Township": "乡镇",
     "Village": "村",
     "below %(min)s min": "不足 %(min)s 分钟",
+    # a message's "plays only in these villages" (issue 13)
+    "Plays only in these villages (vehicles)": "只在这些村播放（宣传车）",
+    "A vehicle plays it only while its GPS puts it inside one of the ticked areas, and skips it elsewhere; fixed loudspeakers play it as before. None ticked: everywhere.": "宣传车只在 GPS 定位显示它位于所选村内时播放此消息，在别处跳过；固定喇叭不受影响，照常播放。都不选：到处都播放。",
+    "No outline on the map yet: draw it first.": "地图上还没有村界：请先画出村界。",
+    "(no outline yet)": "（尚无村界）",
+    "Areas without an outline cannot be chosen: an admin draws them on the map first. A township stands for its villages that have one.": "没有村界的区域不能选择：需先由区里管理员在地图上画出。选择乡镇表示其下已画村界的各村。",
+    "It is also bound to areas outside yours (set by the district office): vehicles play it there too.": "此消息还限定在您辖区以外的区域（由区里设置）：宣传车在那里也会播放。",
+    "%(area)s has no outline on the map yet: vehicles could not tell when they are inside it. Draw the outline first.": "%(area)s 在地图上还没有村界，宣传车无法判断是否在村内。请先画出村界。",
+    "Vehicles play it only in these areas": "宣传车只在这些区域内播放",
+    "Only in areas outside yours": "只在辖区外的区域播放",
+    "Only in %(names)s and areas outside yours": "只在%(names)s及辖区外的区域播放",
+    "Only in %(names)s": "只在%(names)s播放",
 }

@@ -44,6 +44,33 @@ def area_options(me: Scope) -> list[tuple[str, str]]:
     return options + [(a.id, a.name) for a in me.own_areas()]
 
 
+def bound_choices(me: Scope, message: Message | None) -> dict[str, Any]:
+    """What the "plays only in these villages" field shows (issue 13): the user's areas
+    (grouped by township), those that cannot be newly chosen because neither they nor any
+    area below them has an outline (shown disabled, with the reason), and whether the message
+    is also bound to areas outside the user's reach (said, not named)."""
+    shown, elsewhere = catalog.bound_areas(me, message) if message else ((), False)
+    areas = me.own_areas()
+    return {
+        "bound_options": [(a.id, a.name) for a in areas],
+        "no_outline": {
+            a.id for a in areas if a.id not in shown and not catalog.has_outline(me, a.id)
+        },
+        "bound_elsewhere": elsewhere,
+    }
+
+
+def bound_badge(me: Scope, message: Message) -> str:
+    """The list's badge of a message bound to areas: the names of those the user may see."""
+    shown, elsewhere = catalog.bound_areas(me, message)
+    names = "、".join(me.areas[a].name for a in shown)
+    if not shown:
+        return _("Only in areas outside yours")
+    if elsewhere:
+        return _("Only in %(names)s and areas outside yours", names=names)
+    return _("Only in %(names)s", names=names)
+
+
 @bp.get("/messages")
 def index() -> str:
     me = require(Role.ADMIN, Role.CHIEF)
@@ -53,7 +80,7 @@ def index() -> str:
         for m in me.messages()
         if not query or any(query.lower() in s.lower() for s in (m.id, m.title, m.text))
     ]
-    return page("panel/messages.html", messages=found, query=query)
+    return page("panel/messages.html", messages=found, query=query, bound_badge=bound_badge)
 
 
 def _form_for(message: Message, me: Scope) -> Form:
@@ -73,6 +100,8 @@ def _form_for(message: Message, me: Scope) -> Form:
     )
     if v.chime:
         data["chime"] = "1"
+    for area_id in catalog.bound_areas(me, message)[0]:
+        data.add("areas", area_id)
     return Form(data)
 
 
@@ -91,6 +120,7 @@ def new() -> str:
         form = _form_for(copied, me)
         form.data["id"] = ""
         form.data["area"] = ""
+        form.data.poplist("areas")  # words and voice are copied, not where vehicles play it
     if me.user.role is Role.CHIEF and me.own_areas():
         form.data["area"] = me.own_areas()[0].id
     return page(
@@ -100,6 +130,7 @@ def new() -> str:
         editable=True,
         areas=area_options(me),
         copied_from=copied,
+        **bound_choices(me, None),
     )
 
 
@@ -120,6 +151,7 @@ def edit(message_id: str) -> str:
         if form.data["area"] or not me.is_chief
         else [("", _("District-wide")), *area_options(me)],
         used_by=[p.name or p.id for p in me.programs_playing(message_id)[0]],
+        **bound_choices(me, message),
     )
 
 
@@ -136,6 +168,9 @@ def _request(form: Form, current: Message | None) -> catalog.MessageRequest:
         volume=form.decimal("volume"),
         chime=form.flag("chime"),
         area=form.raw("area") or None,
+        # The form always shows the field (its hidden marker): none ticked clears the binding.
+        # A form without it (an older page, a script) keeps the binding.
+        area_ids=tuple(form.list("areas")) if form.flag("areas_field") else None,
         upload=recording,
         drop_recording=form.flag("drop_recording"),
         version=int(form.raw("version")) if form.raw("version").isdigit() else None,
@@ -149,7 +184,7 @@ def _edit_page(me: Scope, form: Form, message: Message | None, status: int, **ex
         message=message,
         editable=True,
         areas=area_options(me),
-        **extra,
+        **(bound_choices(me, message) | extra),
     ), status
 
 
