@@ -341,24 +341,17 @@ def bound_areas(me: Scope, message: Message) -> tuple[tuple[str, ...], bool]:
     return shown, len(shown) < len(message.area_ids)
 
 
-def has_outline(me: Scope, area_id: str) -> bool:
-    """Whether binding a message to the area means something to a vehicle: the area has an
-    outline, or areas below it do (a township stands for its villages with one; the same rule
-    as the plan's `message_areas`, broadcaster/plans.py `_shapes`)."""
-    below: dict[str, list[str]] = {}
-    for a in me.deployment.areas:
-        if a.parent_id is not None:
-            below.setdefault(a.parent_id, []).append(a.id)
-    todo, seen = [area_id], set()
-    while todo:
-        current = todo.pop()
-        if current in seen or current not in me.areas:
-            continue
-        seen.add(current)
-        if me.areas[current].polygon is not None:
-            return True
-        todo.extend(below.get(current, ()))
-    return False
+def outlined(me: Scope) -> frozenset[str]:
+    """The areas whose binding means something to a vehicle: those with an outline and those
+    above one (a township stands for its villages with an outline; the same rule as the
+    plan's `message_areas`, broadcaster/plans.py `_shapes`). One walk up from each outline."""
+    found: set[str] = set()
+    for area in me.deployment.areas:
+        current = area if area.polygon is not None else None
+        while current is not None and current.id not in found:
+            found.add(current.id)
+            current = me.areas.get(current.parent_id or "")
+    return frozenset(found)
 
 
 def _bound(
@@ -375,8 +368,9 @@ def _bound(
     if not me.usable("area", chosen):
         problems.add("areas", "Choose areas from the list.")
         return before
+    shaped = outlined(me)
     for area_id in chosen:
-        if area_id not in before and not has_outline(me, area_id):
+        if area_id not in before and area_id not in shaped:
             problems.add(
                 "areas",
                 "%(area)s has no outline on the map yet: vehicles could not tell when they "

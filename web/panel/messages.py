@@ -51,11 +51,10 @@ def bound_choices(me: Scope, message: Message | None) -> dict[str, Any]:
     is also bound to areas outside the user's reach (said, not named)."""
     shown, elsewhere = catalog.bound_areas(me, message) if message else ((), False)
     areas = me.own_areas()
+    shaped = catalog.outlined(me)
     return {
         "bound_options": [(a.id, a.name) for a in areas],
-        "no_outline": {
-            a.id for a in areas if a.id not in shown and not catalog.has_outline(me, a.id)
-        },
+        "no_outline": {a.id for a in areas if a.id not in shown and a.id not in shaped},
         "bound_elsewhere": elsewhere,
     }
 
