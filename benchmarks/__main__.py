@@ -20,6 +20,7 @@ from benchmarks import (
     bench_load,
     bench_reading,
     bench_reports,
+    bench_scale,
     bench_slow_clients,
     bench_tracks,
     bench_urgent,
@@ -67,6 +68,12 @@ def main() -> int:
         flush=True,
     )
     bench_reports.main([])
+    print(
+        "== one process at scale: 1,000 speakers at the production heartbeat with 4 dashboards "
+        "(p50/p99, loop stalls, plan bytes); wrk on our 304 vs nginx's",
+        flush=True,
+    )
+    bench_scale.main([])
     print("== dashboard polls while 23 devices send their biggest heartbeats", flush=True)
     bench_hostile_device.main([])
     print("== 210 slow and idle connections against the default deadlines", flush=True)

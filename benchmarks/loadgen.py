@@ -133,9 +133,9 @@ async def speaker(
                 stats.error("events")
                 await asyncio.sleep(1)
 
-    poller = asyncio.create_task(hold_poll())
     etag = None
-    await asyncio.sleep(random.uniform(0, period_s))
+    await asyncio.sleep(random.uniform(0, period_s))  # real speakers do not start in step
+    poller = asyncio.create_task(hold_poll())
     gzip = {"Accept-Encoding": "gzip"}  # as the real client asks for its plan
     beat = json.dumps({"state": "playing", "volume": 100, "version": "loadgen"}).encode()
     while time.monotonic() < stop_at:

@@ -117,6 +117,24 @@ class DeadlineHandler(pywsgi.WSGIHandler):
             super()._sendall(data)
 
 
+STALL_MS = 100  # a loop this late is logged: every request in flight waited as long
+
+
+def watch_loop(every_s: float = 0.02, clock: Any = None) -> None:
+    """Forever: how late the request loop wakes a greenlet that sleeps `every_s`; a stall
+    of `STALL_MS` or more (a blocking call, a long computation, or the machine's CPU taken
+    by others) is logged with its length, so slow answers can be told from a busy loop."""
+    import time
+
+    now = clock or time.perf_counter
+    while True:
+        started = now()
+        gevent.sleep(every_s)
+        late_ms = (now() - started - every_s) * 1000
+        if late_ms >= STALL_MS:
+            log.warning("the request loop stalled for %d ms", late_ms)
+
+
 def make_server(listener: tuple[str, int], application: Any, timeouts: Timeouts) -> Any:
     """A WSGI server for `application` whose connections keep to `timeouts`."""
     from gevent import pool

@@ -39,6 +39,11 @@ from broadcaster.trackview import TodayTracks
 log = logging.getLogger(__name__)
 
 
+# Status reads of this many speakers or more share one read of all for a second.
+STATUSES_SHARED_FROM = 200
+STATUSES_FRESH_S = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """What a client reported in one heartbeat (validated by the web layer)."""
@@ -87,6 +92,7 @@ class Service:
         # heartbeat's ETag or a dashboard row answered without scanning the deployment.
         self._by_speaker: dict[str, tuple[Deployment, str, PlanDocument]] = {}
         self._deployment: tuple[int, Deployment] | None = None
+        self._statuses: tuple[float, dict[str, SpeakerStatus]] | None = None
         self._pushed: dict[str, str] | None = None  # speaker -> plan ETag last announced
         self._push_guard = threading.Lock()
         self._push_wanted = threading.Event()
@@ -274,6 +280,8 @@ class Service:
             fix=_latest_fix(beat.position, previous.fix if previous else None),
         )
         self.store.devices.put_speaker_status(status)
+        if self._statuses is not None:
+            self._statuses[1][speaker_id] = status
         etag = self.plan(speaker_id, now).etag
         return {"plan_etag": etag, "heartbeat_s": self.settings.server.heartbeat_s}
 
@@ -347,8 +355,20 @@ class Service:
                 return (), max(after, self.store.devices.last_event_seq())
 
     def statuses(self, speaker_ids: Iterable[str]) -> dict[str, SpeakerStatus]:
-        """The last known status of each speaker."""
-        return self.store.devices.speaker_statuses(list(speaker_ids))
+        """The last known status of each speaker.
+
+        Many at once (a dashboard of a county: each open page asks every 2 s) are served
+        from one read of every status shared for `STATUSES_FRESH_S`; this process's own
+        heartbeats update it as they come, another process's show within that second.
+        """
+        ids = list(speaker_ids)
+        if len(ids) < STATUSES_SHARED_FROM:
+            return self.store.devices.speaker_statuses(ids)
+        shared = self._statuses
+        if shared is None or _monotonic() - shared[0] > STATUSES_FRESH_S:
+            shared = (_monotonic(), self.store.devices.speaker_statuses())
+            self._statuses = shared
+        return {i: shared[1][i] for i in ids if i in shared[1]}
 
     def offline_after(self) -> timedelta:
         """Silence after which a speaker counts as offline: three missed heartbeats."""

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from broadcaster import service as service_module
+from broadcaster.service import STATUSES_SHARED_FROM
 from broadcaster.store import Store, TokenKind
 from tests.web.conftest import NOW
 from web.device_api import LONG_WAIT_S, long_poll_s
@@ -86,3 +87,29 @@ def test_long_polls_end_in_their_last_fifth(asked, max_s, low, high):
 
 def test_short_long_polls_are_not_shortened():
     assert long_poll_s(int(LONG_WAIT_S) - 1, 60) == LONG_WAIT_S - 1
+
+
+def test_many_statuses_share_one_read_that_heartbeats_keep_current(
+    client, device, service, monkeypatch
+):
+    many = ["vehicle-01", *(f"absent-{i}" for i in range(STATUSES_SHARED_FROM))]
+    reads: list[object] = []
+    read = service.store.devices.speaker_statuses
+
+    def counted(ids=None):
+        reads.append(ids)
+        return read(ids)
+
+    monkeypatch.setattr(service.store.devices, "speaker_statuses", counted)
+    monkeypatch.setattr(service_module, "_monotonic", lambda: 1000.0)  # within the second
+    assert service.statuses(many) == {}
+    beat = client.post(
+        "/api/v1/speakers/vehicle-01/heartbeat", json={"state": "idle", "version": "t"},
+        headers=device,
+    )  # fmt: skip
+    assert beat.status_code == 200
+    reads.clear()
+    shared = service.statuses(many)
+    assert reads == [] and shared["vehicle-01"].state == "idle"  # no read: the beat is in
+    assert service.statuses(["vehicle-01"])["vehicle-01"].state == "idle"
+    assert reads == [["vehicle-01"]]  # a few are read from the database as before
