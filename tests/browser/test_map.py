@@ -212,6 +212,190 @@ def test_the_map_fits_a_phone(browser: Any, map_server: Server) -> None:
         context.close()
 
 
+def _viewbox(page: Any) -> tuple[float, float, float, float]:
+    x, y, w, h = (float(v) for v in (page.get_attribute("#map", "viewBox") or "").split())
+    return x, y, w, h
+
+
+def _centre(page: Any, selector: str) -> tuple[float, float]:
+    """Where an element's middle is on the screen, in CSS pixels."""
+    box = page.locator(selector).bounding_box()
+    assert box is not None, selector
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def _size(page: Any, selector: str) -> tuple[float, float]:
+    box = page.locator(selector).bounding_box()
+    assert box is not None, selector
+    return box["width"], box["height"]
+
+
+def _hash(page: Any) -> str:
+    return str(page.evaluate("() => window.location.hash"))
+
+
+CLINIC = '.map-zone[data-id="clinic"] polygon'
+VILLAGE_B = '.map-area[data-id="village-b"]'
+
+
+def test_the_map_zooms_and_moves(browser: Any, map_server: Server) -> None:
+    """+/- buttons, the wheel about the pointer, dragging the background, the keys, the
+    whole-map button; the outlines grow on screen while names keep their size."""
+    context, page, _asked = _open(browser, map_server, "admin", ADMIN_PASSWORD)
+    try:
+        full = _viewbox(page)
+        assert full[:2] == (0, 0) and full[2] == 1000
+        assert page.locator("#map-zoom-out").is_disabled()  # the whole map already
+        outline = _size(page, f"{VILLAGE_B} polygon")
+        name = _size(page, f"{VILLAGE_B} .map-area-name")
+
+        page.click("#map-zoom-in")  # 放大
+        assert page.get_attribute("#map-zoom-in", "aria-label") == "放大"
+        x, y, w, h = _viewbox(page)
+        assert abs(w - full[2] / 2) < 0.01 and abs(h - full[3] / 2) < 0.01
+        assert (x + w / 2, y + h / 2) == pytest.approx(
+            (500, full[3] / 2), abs=0.01
+        )  # about the middle
+        grown = _size(page, f"{VILLAGE_B} polygon")
+        assert grown[0] == pytest.approx(2 * outline[0], rel=0.02)
+        assert grown[1] == pytest.approx(2 * outline[1], rel=0.02)
+        # The village's name is drawn at the same size on screen (the geometry grew, not the text).
+        assert _size(page, f"{VILLAGE_B} .map-area-name")[1] == pytest.approx(name[1], rel=0.1)
+        _until(lambda: _hash(page).startswith("#map="), "the view in the URL's hash")
+
+        # The wheel zooms about the pointer: what is under the mouse stays there, what is
+        # around it moves away by the zoom's factor.
+        mouse = tuple(round(v) for v in _centre(page, CLINIC))
+        page.mouse.move(*mouse)
+        before = _centre(page, CLINIC)
+        scrolled = page.evaluate("() => window.scrollY")
+        page.mouse.wheel(0, -300)
+        _until(lambda: _viewbox(page)[2] < w * 0.5, "the wheel to zoom in")
+        factor = w / _viewbox(page)[2]
+        after = _centre(page, CLINIC)
+        for axis in (0, 1):
+            expected = mouse[axis] + (before[axis] - mouse[axis]) * factor
+            assert abs(after[axis] - expected) < 1, (mouse, before, after, factor)
+        assert page.evaluate("() => window.scrollY") == scrolled  # the page did not scroll
+        assert _size(page, f"{VILLAGE_B} polygon")[0] > 4 * outline[0]
+        before = after
+
+        # Dragging the background moves the map with the pointer.
+        zoomed = _viewbox(page)
+        page.mouse.down()
+        page.mouse.move(before[0] - 120, before[1] + 40, steps=5)
+        page.mouse.up()
+        moved = _centre(page, CLINIC)
+        assert abs(moved[0] - (before[0] - 120)) < 3 and abs(moved[1] - (before[1] + 40)) < 3
+        assert _viewbox(page)[2] == pytest.approx(zoomed[2])  # moved, not zoomed
+
+        # Keys, when the map has the focus: - zooms out, an arrow moves by a fifth.
+        page.focus("#map")
+        page.keyboard.press("-")
+        out = _viewbox(page)
+        assert out[2] == pytest.approx(2 * zoomed[2], rel=1e-3)
+        page.keyboard.press("ArrowLeft")
+        left = _viewbox(page)
+        assert left[0] == pytest.approx(out[0] - out[2] / 5, abs=0.05) and left[1:] == out[1:]
+
+        page.click("#map-whole")  # 全图
+        assert _viewbox(page) == full
+        _until(lambda: _hash(page) == "", "the hash to be cleared at the whole map")
+        assert _size(page, f"{VILLAGE_B} polygon")[0] == pytest.approx(outline[0], rel=0.01)
+    finally:
+        context.close()
+
+
+@pytest.mark.slow  # ~8 s: waits for the page's polls (every 3 s)
+def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
+    browser: Any, map_server: Server
+) -> None:
+    token = map_server.device_token("car")
+    _beat(map_server, token, 36.002, 111.002)  # near 村口, in 甲村
+    context, page, _asked = _open(browser, map_server, "admin", ADMIN_PASSWORD)
+
+    def off_middle() -> float:
+        """How far (px) the vehicle's marker is from the middle of the map's box."""
+        box = page.locator("#map").bounding_box()
+        assert box is not None
+        car = _centre(page, '.map-vehicle[data-id="car"] circle')
+        return max(
+            abs(car[0] - (box["x"] + box["width"] / 2)),
+            abs(car[1] - (box["y"] + box["height"] / 2)),
+        )
+
+    try:
+        _until(lambda: _marker(page), "the marker")
+        page.click("#map-zoom-in")
+        page.click("#map-zoom-in")
+        view = _viewbox(page)
+        # The live redraw (a poll that moves the marker) keeps the zoom and the centre.
+        first = _marker(page)
+        _beat(map_server, token, 36.003, 111.004)
+        _until(lambda: (m := _marker(page)) != first and m, "the marker to move")
+        assert _viewbox(page) == view
+
+        # Its row in the table centres the map on it, zoomed in to 1.5 km across (the whole
+        # map here is ~2.4 km).
+        page.click("#map-whole")
+        assert off_middle() > 50
+        page.click('.map-vehicle-list tr[data-id="car"] td >> nth=0')
+        _until(lambda: off_middle() < 6, "the vehicle in the middle")
+        scale = page.eval_on_selector("#map", "m => JSON.parse(m.dataset.view).scale")
+        assert _viewbox(page)[2] * 111_320 / scale == pytest.approx(1500, abs=1)
+
+        # Followed, the view keeps it in the middle as its heartbeats move it.
+        page.click('.map-vehicle-list tr[data-id="car"] .map-follow')  # 跟随
+        follow = page.locator('.map-vehicle-list tr[data-id="car"] .map-follow')
+        assert follow.get_attribute("aria-pressed") == "true"
+        assert page.locator("#map-following").is_visible()
+        assert page.locator("#map-following-name").text_content() == "正在跟随宣传车一号"
+        before = _marker(page)
+        _beat(map_server, token, 36.006, 111.011)  # east, 乙村's side
+        _until(lambda: (m := _marker(page)) != before and m, "the marker to move")
+        page.wait_for_timeout(1000)  # the marker's glide and the view's (0.8 s)
+        assert off_middle() < 6
+        _until(lambda: _hash(page).endswith(",car"), "the followed vehicle in the hash")
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "map-follow.png"), full_page=True)
+
+        # The link shows the same view (and follows the same vehicle) in another tab.
+        link, followed_view = page.url, _viewbox(page)
+        other = context.new_page()
+        other.goto(link)
+        shown = _viewbox(other)
+        assert all(abs(a - b) < 0.5 for a, b in zip(shown, followed_view, strict=True)), (
+            shown,
+            followed_view,
+        )
+        assert other.locator("#map-following").is_visible()
+        other.set_viewport_size({"width": 390, "height": 844})
+        other.reload()
+        other.wait_for_timeout(300)
+        overflow = other.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, overflow
+        other.screenshot(path=str(SHOTS / "map-phone-zoomed.png"), full_page=True)
+        other.close()
+
+        # Dragging the map stops following; a quiet zone's "show on map" fits it in the box.
+        box = page.locator("#map").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 40, box["y"] + box["height"] - 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 140, box["y"] + box["height"] - 60, steps=4)
+        page.mouse.up()
+        assert follow.get_attribute("aria-pressed") == "false"
+        assert not page.locator("#map-following").is_visible()
+        page.click('.map-show-shape[data-kind="zone"][data-id="clinic"]')
+        zone = _size(page, ".map-zone polygon")
+        map_box = page.locator("#map").bounding_box()
+        assert map_box is not None
+        fill = max(zone[0] / map_box["width"], zone[1] / map_box["height"])
+        assert 0.6 < fill < 0.9, fill
+    finally:
+        context.close()
+
+
 def _track_points(page: Any) -> int:
     found = page.eval_on_selector_all(
         '.map-track[data-id="car"]', "ls => ls.map(l => (l.getAttribute('points') || '').trim())"
@@ -251,10 +435,12 @@ def test_todays_track_follows_the_vehicle_and_an_admin_drags_a_stop(
         box = stop.bounding_box()
         assert box is not None
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        shown = _viewbox(page)
         page.mouse.move(x, y)
         page.mouse.down()
         page.mouse.move(x + 60, y + 40, steps=6)
         page.mouse.up()
+        assert _viewbox(page) == shown  # the stop moved, not the map
         _until(
             lambda: page.locator("#map-stop-status").text_content() == "第 2 站已保存。",
             "the stop to be saved",

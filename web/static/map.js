@@ -253,19 +253,23 @@
     box = clamp(b);
     svg.setAttribute("viewBox", [box.x, box.y, box.w, box.h].map(function (v) { return v.toFixed(2); }).join(" "));
     rescale();
+    buttons();
     if (settling) clearTimeout(settling);
     settling = setTimeout(settle, 120);
   }
 
-  // Once the view rests: names that would overlap hidden, the hash, the buttons' states.
-  function settle() {
-    settling = null;
-    declutter();
-    writeHash();
+  function buttons() {
     var whole = box.w >= FULL.w - 1e-6;
     if (zoomIn) zoomIn.disabled = box.w <= FULL.w / MAX_ZOOM + 1e-6;
     if (zoomOut) zoomOut.disabled = whole;
     if (wholeButton) wholeButton.disabled = whole && !following;
+  }
+
+  // Once the view rests: names that would overlap hidden, and the hash.
+  function settle() {
+    settling = null;
+    declutter();
+    writeHash();
   }
 
   function cancelAnimation() {
@@ -370,6 +374,7 @@
       if (button) button.setAttribute("aria-pressed", String(row.dataset.id === following));
       row.classList.toggle("followed", row.dataset.id === following);
     });
+    buttons();
     if (!settling) settling = setTimeout(settle, 0);
   }
 
