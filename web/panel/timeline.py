@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import g
+
 from broadcaster.errors import BroadcasterError
 from broadcaster.models import Message, PlayKind
 from broadcaster.planning import PlanItem
@@ -84,11 +86,15 @@ def day_timeline(
     tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), zone)
     service.cooperate()  # a dashboard draws one per speaker: others are served meanwhile
     try:
-        items = [
-            i
-            for i in service.plan(speaker_id, now, scope().deployment).items
-            if i.end > midnight and i.start < tomorrow
-        ]
+        document = service.plan(speaker_id, now, scope().deployment)
+        # Speakers with the same schedules share one plan document: within a request (one
+        # `now`, one user) they share its timeline too.
+        drawn: dict[tuple[int, datetime], tuple[object, DayTimeline]]
+        drawn = g.setdefault("day_timelines", {})
+        hit = drawn.get((id(document), now))
+        if hit is not None and hit[0] is document:
+            return hit[1]
+        items = [i for i in document.items if i.end > midnight and i.start < tomorrow]
         error = None
     except BroadcasterError as exc:
         log.warning("no plan for %s: %s", speaker_id, exc)
@@ -126,4 +132,6 @@ def day_timeline(
         Mark(_pct(moment, start, end), moment.astimezone(zone).strftime("%H:%M"))
         for moment in sorted(ends)
     ]
+    if error is None:
+        drawn[(id(document), now)] = (document, timeline)
     return timeline
