@@ -306,6 +306,99 @@ def test_the_map_zooms_and_moves(browser: Any, map_server: Server) -> None:
         context.close()
 
 
+def test_names_that_would_overlap_are_hidden_until_zoomed_in(
+    browser: Any, map_server: Server
+) -> None:
+    context, page, _asked = _open(browser, map_server, "admin", ADMIN_PASSWORD)
+    try:
+        name = f"{VILLAGE_B} .map-area-name"
+        assert page.locator(name).is_visible()
+        # A loudspeaker 3 units (a few pixels) from 乙村's name: its name would cover it.
+        page.eval_on_selector(
+            name,
+            """label => {
+                const g = document.createElementNS("http://www.w3.org/2000/svg", "g");
+                g.setAttribute("class", "map-speaker");
+                g.setAttribute("transform", "translate(" + (Number(label.getAttribute("x")) + 3)
+                               + "," + label.getAttribute("y") + ")");
+                const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+                t.setAttribute("id", "near");
+                t.textContent = "乙村小喇叭";
+                g.appendChild(t);
+                document.querySelector(".map-fixed").appendChild(g);
+                window.dispatchEvent(new Event("resize"));
+            }""",
+        )
+        _until(lambda: "crowded" in (page.get_attribute("#near", "class") or ""), "a hidden name")
+        assert not page.locator("#near").is_visible()
+        assert page.locator(name).is_visible()  # the village's name goes first
+        for _ in range(5):
+            page.click("#map-zoom-in")  # 32 times: 3 units are ~100 px apart
+        _until(lambda: page.locator("#near").is_visible(), "the name shown when zoomed in")
+        assert page.locator(name).is_visible()
+    finally:
+        context.close()
+
+
+def test_a_phone_pinches_and_pans_the_map(browser: Any, map_server: Server) -> None:
+    context = browser.new_context(
+        base_url=map_server.url,
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+    )
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill('input[name="name"]', "admin")
+        page.fill('input[name="password"]', ADMIN_PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(map_server.url + "/")
+        page.goto("/map")
+        full = _viewbox(page)
+        box = page.locator("#map").bounding_box()
+        assert box is not None
+        cx, cy = _centre(page, CLINIC)  # no stop there (a finger on a stop drags the stop)
+        touch = context.new_cdp_session(page)
+
+        def fingers(kind: str, *points: tuple[float, float]) -> None:
+            touch.send(
+                "Input.dispatchTouchEvent",
+                {
+                    "type": kind,
+                    "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)],
+                },
+            )
+
+        # Two fingers 40 px apart spread to 120 px: three times closer, about their middle
+        # (the clinic stays under them).
+        fingers("touchStart", (cx - 20, cy), (cx + 20, cy))
+        for spread in range(30, 70, 10):
+            fingers("touchMove", (cx - spread, cy), (cx + spread, cy))
+        fingers("touchEnd")
+        x, y, w, h = _viewbox(page)
+        assert w == pytest.approx(full[2] / 3, rel=0.05)
+        after = _centre(page, CLINIC)
+        assert abs(after[0] - cx) < 2 and abs(after[1] - cy) < 2, (cx, cy, after)
+        assert page.evaluate("() => window.visualViewport.scale") == 1  # not the page's zoom
+
+        # One finger moves the map (and not the page).
+        scrolled = page.evaluate("() => window.scrollY")
+        fingers("touchStart", (cx, cy))
+        for step in range(1, 6):
+            fingers("touchMove", (cx - 20 * step, cy))
+        fingers("touchEnd")
+        moved = _viewbox(page)
+        units_per_px = w / box["width"]
+        assert moved[0] == pytest.approx(x + 100 * units_per_px, rel=0.05)
+        assert moved[1:] == pytest.approx((y, w, h))
+        assert page.evaluate("() => window.scrollY") == scrolled
+        page.screenshot(path=str(SHOTS / "map-phone-pinched.png"))
+    finally:
+        context.close()
+
+
 @pytest.mark.slow  # ~8 s: waits for the page's polls (every 3 s)
 def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
     browser: Any, map_server: Server

@@ -11,8 +11,10 @@
   var words = document.getElementById("map-words").dataset;
   var every = Number(svg.dataset.every) || 3000;
   var FULL = { x: 0, y: 0, w: view.width, h: view.height };
-  var MAX_ZOOM = 128;  // a 30 km district: ~250 m across the box
   var M_PER_UNIT = 111320 / view.scale;  // metres per SVG unit (a degree of latitude ~111.3 km)
+  // Zoomed in at most 64 times (a 30 km district: ~470 m across the box; the server draws to
+  // 0.1 unit, 3 m there, a few pixels) and to 100 m across (a chief's small village).
+  var MAX_ZOOM = Math.max(1, Math.min(64, view.width * M_PER_UNIT / 100));
   var box = { x: 0, y: 0, w: view.width, h: view.height };  // what the viewBox shows now
 
   // SVG units per screen pixel at the whole map (at least 1: names and markers are not drawn
@@ -485,12 +487,14 @@
     var d1 = Math.hypot(p.x - other.x, p.y - other.y);
     panned = true;
     stopFollowing();
-    var upp = unitsPerPixel();
-    setBox({ x: box.x - (mid1.x - mid0.x) * upp, y: box.y - (mid1.y - mid0.y) * upp, w: box.w, h: box.h });
+    // Zoomed about what was between the fingers, then moved with their middle (in this
+    // order: at the whole map the box cannot move, zoomed in a little it can).
     if (d0 > 0 && d1 > 0) {
-      var at = svgPoint({ clientX: mid1.x, clientY: mid1.y });
+      var at = svgPoint({ clientX: mid0.x, clientY: mid0.y });
       zoomAt(d1 / d0, at.x, at.y);
     }
+    var upp = unitsPerPixel();
+    setBox({ x: box.x - (mid1.x - mid0.x) * upp, y: box.y - (mid1.y - mid0.y) * upp, w: box.w, h: box.h });
   });
 
   function release(event) {
