@@ -436,6 +436,10 @@ def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
         _until(lambda: off_middle() < 6, "the vehicle in the middle")
         scale = page.eval_on_selector("#map", "m => JSON.parse(m.dataset.view).scale")
         assert _viewbox(page)[2] * 111_320 / scale == pytest.approx(1500, abs=1)
+        page.click("#map-whole")  # and its marker does the same
+        assert off_middle() > 50
+        page.click('.map-vehicle[data-id="car"] circle')
+        _until(lambda: off_middle() < 6, "the vehicle in the middle")
 
         # Followed, the view keeps it in the middle as its heartbeats move it.
         page.click('.map-vehicle-list tr[data-id="car"] .map-follow')  # 跟随
