@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Status reads of this many speakers or more share one read of all for a second.
 STATUSES_SHARED_FROM = 200
 STATUSES_FRESH_S = 1.0
+STATUSES_CHUNK = 100  # read in pieces, other requests served between them
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,8 @@ class Service:
         # heartbeat's ETag or a dashboard row answered without scanning the deployment.
         self._by_speaker: dict[str, tuple[Deployment, str, PlanDocument]] = {}
         self._deployment: tuple[int, Deployment] | None = None
-        self._statuses: tuple[float, dict[str, SpeakerStatus]] | None = None
+        # (when read, the speakers read, their statuses): see `statuses`
+        self._statuses: tuple[float, set[str], dict[str, SpeakerStatus]] | None = None
         self._pushed: dict[str, str] | None = None  # speaker -> plan ETag last announced
         self._push_guard = threading.Lock()
         self._push_wanted = threading.Event()
@@ -280,8 +282,8 @@ class Service:
             fix=_latest_fix(beat.position, previous.fix if previous else None),
         )
         self.store.devices.put_speaker_status(status)
-        if self._statuses is not None:
-            self._statuses[1][speaker_id] = status
+        if self._statuses is not None and speaker_id in self._statuses[1]:
+            self._statuses[2][speaker_id] = status
         etag = self.plan(speaker_id, now).etag
         return {"plan_etag": etag, "heartbeat_s": self.settings.server.heartbeat_s}
 
@@ -357,18 +359,27 @@ class Service:
     def statuses(self, speaker_ids: Iterable[str]) -> dict[str, SpeakerStatus]:
         """The last known status of each speaker.
 
-        Many at once (a dashboard of a county: each open page asks every 2 s) are served
-        from one read of every status shared for `STATUSES_FRESH_S`; this process's own
-        heartbeats update it as they come, another process's show within that second.
+        Many at once (a dashboard of a county: each open page asks every 2 s) share what
+        was read for `STATUSES_FRESH_S`, read in pieces of `STATUSES_CHUNK` with other
+        requests served between them; this process's own heartbeats update it as they
+        come, another process's show within that second.
         """
         ids = list(speaker_ids)
         if len(ids) < STATUSES_SHARED_FROM:
             return self.store.devices.speaker_statuses(ids)
         shared = self._statuses
         if shared is None or _monotonic() - shared[0] > STATUSES_FRESH_S:
-            shared = (_monotonic(), self.store.devices.speaker_statuses())
+            shared = (_monotonic(), set(), {})
             self._statuses = shared
-        return {i: shared[1][i] for i in ids if i in shared[1]}
+        _at, covered, found = shared
+        missing = [i for i in ids if i not in covered]
+        for start in range(0, len(missing), STATUSES_CHUNK):
+            if start:
+                self.cooperate()  # 1,000 rows read and decoded at once stalled the loop
+            chunk = missing[start : start + STATUSES_CHUNK]
+            found.update(self.store.devices.speaker_statuses(chunk))
+            covered.update(chunk)
+        return {i: found[i] for i in ids if i in found}
 
     def offline_after(self) -> timedelta:
         """Silence after which a speaker counts as offline: three missed heartbeats."""
