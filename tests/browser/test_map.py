@@ -183,6 +183,9 @@ def test_a_chief_sees_their_village_only(browser: Any, map_server: Server) -> No
         assert speakers == ["spk-a"]
         assert page.locator(".map-vehicle").count() == 0  # the district's vehicle is not hers
         assert page.locator(".map-zone").count() == 1  # the clinic lies in her village
+        # Her village is taller than wide: the drawing is held to 75vh and centred, narrower
+        # than the element; names keep a readable size all the same (14 px, not ~8).
+        assert _size(page, ".map-area-name")[1] >= 14
         page.screenshot(path=str(SHOTS / "map-chief.png"), full_page=True)
     finally:
         context.close()

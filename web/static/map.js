@@ -17,15 +17,18 @@
   var MAX_ZOOM = Math.max(1, Math.min(64, view.width * M_PER_UNIT / 100));
   var box = { x: 0, y: 0, w: view.width, h: view.height };  // what the viewBox shows now
 
-  // SVG units per screen pixel at the whole map (at least 1: names and markers are not drawn
-  // smaller than on a wide screen), divided by the zoom: map.css scales names and markers by
-  // it, so they keep their size on screen while the geometry grows.
+  // SVG units per screen pixel (at the whole map at least 1: on a screen wider than the map's
+  // 1000 units names and markers grow with it): map.css scales names and markers by it, so they keep their
+  // size on screen while the geometry grows. From the drawing's own scale, which is smaller
+  // than the element's width says when a tall map is held to 75vh and centred.
   function rescale() {
-    var width = svg.getBoundingClientRect().width;
-    if (width > 0) {
-      var k = Math.max(1, view.width / width) * box.w / view.width;
-      svg.style.setProperty("--k", k.toFixed(5));
+    var ctm = svg.getScreenCTM(), perPixel = 0;
+    if (ctm && ctm.a > 0) perPixel = 1 / ctm.a;
+    else {
+      var width = svg.getBoundingClientRect().width;
+      if (width > 0) perPixel = box.w / width;
     }
+    if (perPixel > 0) svg.style.setProperty("--k", Math.max(perPixel, box.w / view.width).toFixed(5));
   }
 
   function project(lat, lon) {
