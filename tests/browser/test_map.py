@@ -459,7 +459,18 @@ def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "map-follow.png"), full_page=True)
 
-        # The link shows the same view (and follows the same vehicle) in another tab.
+        # Zoomed out a little (about the followed vehicle), the link shows the same view (and
+        # follows the same vehicle) in another tab.
+        map_box = page.locator("#map").bounding_box()
+        assert map_box is not None
+        page.mouse.move(map_box["x"] + 100, map_box["y"] + 100)
+        page.mouse.wheel(0, 70)
+        _until(lambda: _viewbox(page)[2] * 111_320 / scale > 1900, "the wheel to zoom out")
+        assert off_middle() < 6
+        _until(
+            lambda: int(_hash(page).split(",")[2]) > 1900 and _hash(page).endswith(",car"),
+            "the hash to follow",
+        )
         link, followed_view = page.url, _viewbox(page)
         other = context.new_page()
         other.goto(link)
@@ -488,8 +499,6 @@ def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
         assert not page.locator("#map-following").is_visible()
         page.click('.map-show-shape[data-kind="zone"][data-id="clinic"]')
         zone = _size(page, ".map-zone polygon")
-        map_box = page.locator("#map").bounding_box()
-        assert map_box is not None
         fill = max(zone[0] / map_box["width"], zone[1] / map_box["height"])
         assert 0.6 < fill < 0.9, fill
     finally:

@@ -337,7 +337,7 @@
     if (r.top < 0 || r.bottom > window.innerHeight) svg.scrollIntoView({ block: "nearest" });
   }
 
-  function showVehicle(id, follow) {
+  function showVehicle(id, follow, width) {
     var marker = vehicleMarker(id);
     if (!marker) return;
     if (marker.hasAttribute("hidden") || !marker.dataset.lat) {
@@ -348,7 +348,7 @@
     sayView("");
     cancelAnimation();
     var at = project(Number(marker.dataset.lat), Number(marker.dataset.lon));
-    centreOn(at[0], at[1], Math.min(box.w, CLOSE_M / M_PER_UNIT));
+    centreOn(at[0], at[1], width || Math.min(box.w, CLOSE_M / M_PER_UNIT));
     setFollowing(follow ? id : null);
   }
 
@@ -424,10 +424,10 @@
     var m = /^#map=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(.+))?$/.exec(window.location.hash);
     if (!m) return false;
     cancelAnimation();
-    var at = project(Number(m[1]), Number(m[2]));
-    centreOn(at[0], at[1], Number(m[3]) / M_PER_UNIT);
+    var at = project(Number(m[1]), Number(m[2])), width = Number(m[3]) / M_PER_UNIT;
+    centreOn(at[0], at[1], width);
     var id = m[4] ? decodeURIComponent(m[4]) : null;
-    if (id && vehicleMarker(id)) showVehicle(id, true);
+    if (id && vehicleMarker(id)) showVehicle(id, true, width);  // where it is now, if it moved
     else setFollowing(null);
     return true;
   }
