@@ -563,6 +563,9 @@ API_REFS = [
     Ref("message", "POST", "/api/v1/messages", json={**OWN_MESSAGE_JSON, "id": "{ref}"}),
     Ref("area", "POST", "/api/v1/messages", json={**OWN_MESSAGE_JSON, "area": "{ref}"}),
     Ref("area", "PATCH", "/api/v1/messages/{own_message}", json={"area": "{ref}"}),
+    # Where vehicles play a message (issue 13): a hidden area is a missing one.
+    Ref("area", "POST", "/api/v1/messages", json={**OWN_MESSAGE_JSON, "areas": ["{ref}"]}),
+    Ref("area", "PATCH", "/api/v1/messages/{own_message}", json={"areas": ["{ref}"]}),
     Ref("message", "GET", "/api/v1/messages/{ref}"),
     Ref("message", "PATCH", "/api/v1/messages/{ref}", json={"title": "改"}),
     Ref("message", "DELETE", "/api/v1/messages/{ref}"),
@@ -593,6 +596,8 @@ PANEL_REFS = [
     Ref("message", "POST", "/messages/new", form={**OWN_MESSAGE_FORM, "id": "{ref}"}),
     Ref("area", "POST", "/messages/new", form={**OWN_MESSAGE_FORM, "area": "{ref}"}),
     Ref("area", "POST", "/messages/{own_message}", form={**OWN_MESSAGE_FORM, "area": "{ref}"}),
+    Ref("area", "POST", "/messages/{own_message}",
+        form={**OWN_MESSAGE_FORM, "areas_field": "1", "areas": "{ref}"}),
     Ref("message", "GET", "/messages/{ref}"),
     Ref("message", "POST", "/messages/{ref}", form=OWN_MESSAGE_FORM),
     Ref("message", "POST", "/messages/{ref}/delete", form={}),
