@@ -324,8 +324,10 @@
 
   // Keeps a followed vehicle in the middle: the box glides as its marker does (map.css).
   function glideTo(lat, lon) {
-    var at = project(lat, lon);
-    animate({ x: at[0] - box.w / 2, y: at[1] - box.h / 2, w: box.w, h: box.h }, 800);
+    var at = project(lat, lon), x = at[0] - box.w / 2, y = at[1] - box.h / 2;
+    if (animation || Math.abs(x - box.x) > 0.05 || Math.abs(y - box.y) > 0.05) {
+      animate({ x: x, y: y, w: box.w, h: box.h }, 800);
+    }
   }
 
   function vehicleMarker(id) {
