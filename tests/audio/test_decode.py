@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,33 +12,22 @@ import pytest
 from audio import decode
 from broadcaster import editing
 from broadcaster.editing import RecordingRefused
+from tests.audio import bombs as bombs_
 
 RATE = 22050
-
-
-def ffmpeg(out: Path, source: str, seconds: float, *args: str) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", str(seconds), *args,
-         str(out)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return out
 
 
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bombs")
-    silence = "anullsrc=r=48000:cl=mono"
-    flac = ffmpeg(folder / "bomb.flac", silence, 7200, "-c:a", "flac")
+    flac = bombs_.flac(folder / "bomb.flac")
     renamed = folder / "bomb.wav"
     renamed.write_bytes(flac.read_bytes())
     return {
-        "opus": ffmpeg(folder / "bomb.opus", silence, 7200, "-c:a", "libopus", "-b:a", "6k"),
+        "opus": bombs_.opus(folder / "bomb.opus"),
         "flac.wav": renamed,
-        "tone.webm": ffmpeg(
-            folder / "tone.webm", "sine=f=440:r=48000", 600, "-c:a", "libopus", "-b:a", "8k"
-        ),
-        "video.m4a": ffmpeg(
+        "tone.webm": bombs_.opus(folder / "tone.webm", "sine=f=440:r=48000", 10, "8k"),
+        "video.m4a": bombs_.lavfi(
             folder / "video.m4a",
             "testsrc=size=32x32:rate=1",
             2,
@@ -192,7 +180,7 @@ def test_oversized_files_are_refused_before_anything_is_written(tmp_path: Path) 
     ],
 )
 def test_legitimate_recordings_are_kept(tmp_path: Path, ext: str, args: list[str]) -> None:
-    source = ffmpeg(tmp_path / f"voice.{ext}", "sine=f=330:r=48000", 4, *args)
+    source = bombs_.lavfi(tmp_path / f"voice.{ext}", "sine=f=330:r=48000", 4, *args)
     folder = tmp_path / "recordings"
     name, sha, seconds = _save(source, ext, folder)
     assert name == f"{sha}.{ext}" and abs(seconds - 4) < 0.2

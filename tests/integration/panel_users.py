@@ -5,7 +5,6 @@ tests/integration/test_preview_fairness.py and benchmarks/bench_fairness.py)."""
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ import requests
 from broadcaster.models import Role, User
 from broadcaster.passwords import hash_password
 from broadcaster.store import Store, sqlite_url
+from tests.audio import bombs
 from tests.integration.harness import Server
 
 PASSWORD = "fairness-test-pw"
@@ -124,10 +124,4 @@ class Poller:
 
 def opus_bomb(folder: Path) -> bytes:
     """Two hours of Opus silence (about 2.7 MB): a recording bomb."""
-    out = folder / "bomb.opus"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono",
-         "-t", "7200", "-c:a", "libopus", "-b:a", "6k", str(out)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return out.read_bytes()
+    return bombs.opus(folder / "bomb.opus").read_bytes()

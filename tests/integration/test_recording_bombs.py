@@ -16,7 +16,6 @@ import contextlib
 import re
 import shutil
 import statistics
-import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.audio import bombs
 from tests.integration.harness import ADMIN_PASSWORD, Server, aware_now, deployment_yaml
 
 RSS_BOUND_MB = 200
@@ -41,16 +41,7 @@ def rss_mb(pid: int) -> float:
 
 def make_bombs(folder: Path) -> dict[str, bytes]:
     """Two hours of Opus silence (about 2.7 MB) and two hours of FLAC silence named .wav."""
-    opus, flac = folder / "bomb.opus", folder / "bomb.flac"
-    for args, out in (
-        (["-c:a", "libopus", "-b:a", "6k"], opus),
-        (["-c:a", "flac"], flac),
-    ):
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono",
-             "-t", "7200", *args, str(out)],
-            check=True, timeout=120,
-        )  # fmt: skip
+    opus, flac = bombs.opus(folder / "bomb.opus"), bombs.flac(folder / "bomb.flac")
     return {"bomb.opus": opus.read_bytes(), "bomb.wav": flac.read_bytes()}
 
 
