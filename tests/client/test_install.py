@@ -20,6 +20,8 @@ import venv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from broadcaster.cli import SERVER_MISSING
 from tests.client.fakes import TOKEN, StubServer, make_clip, plan_body, read_log
 
@@ -80,6 +82,7 @@ def _source_copy(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_plain_pip_install_is_the_client_alone(tmp_path: Path) -> None:
     src = _source_copy(tmp_path / "src")
     env_dir = tmp_path / "venv"

@@ -269,6 +269,7 @@ def test_retry_logs_when_the_way_it_fails_changes_not_each_try(
     assert retry.backoff.failures == 0
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_a_client_logs_an_outage_in_two_lines_however_often_it_retries(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -226,6 +226,7 @@ def test_damaged_cache_files_are_downloaded_again(stack):
         assert path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == good[path]
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_plan_with_a_missing_clip_waits_until_the_clip_arrives(stack, tmp_path):
     now = aware_now()
     config = deployment_yaml(

@@ -351,6 +351,7 @@ def test_a_page_is_heard_in_order_after_the_chime_and_the_loop_goes_on(
     assert not live_plays(server, "spk-3")
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_an_urgent_sent_during_a_page_waits_for_its_end(server: Server, tmp_path: Path) -> None:
     (client,) = started(server, tmp_path, ["spk-1"])
     admin = server.user_token("admin")  # before the page: the CLI holds the database a while

@@ -178,6 +178,7 @@ def test_a_file_is_paged_whole_in_order_to_every_speaker_and_kept(server: Server
         assert clip.getnframes() > RATE  # the clip, not an empty file
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_ffmpeg_converts_other_rates_and_stdin_streams(server: Server, tmp_path: Path):
     admin = server.user_token("admin")
     source = tmp_path / "talk-44k.wav"
@@ -229,6 +230,7 @@ def test_a_second_pager_is_refused_naming_who_talks_and_an_admin_takes_over(
     taker.communicate(timeout=10)
 
 
+@pytest.mark.slow  # kept out of `make test` (10 minutes); runs in `make test-slow`
 def test_outside_the_windows_a_page_needs_the_override(tmp_path: Path):
     now = aware_now()
     config = tmp_path / "config.yaml"  # the window opens in an hour: silent now
