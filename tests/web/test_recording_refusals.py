@@ -8,7 +8,6 @@ a temporary file); the two-hour ones go to a real server in tests/integration.
 from __future__ import annotations
 
 import io
-import subprocess
 import threading
 from pathlib import Path
 
@@ -16,17 +15,13 @@ import pytest
 
 from audio import decode
 from broadcaster.service import Service
+from tests.audio import bombs
 from tests.web.conftest import post
 from tests.web.test_forms import MESSAGE, tone_wav
 
 
 def lavfi(out: Path, source: str, seconds: float, *args: str) -> bytes:
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", str(seconds), *args,
-         str(out)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return out.read_bytes()
+    return bombs.lavfi(out, source, seconds, *args).read_bytes()
 
 
 def upload(login_as, name: str, content: bytes, lang: str = "zh"):  # type: ignore[no-untyped-def]
