@@ -67,7 +67,9 @@ class ServerSettings:
     # `body_min_bytes_per_s` bytes received); handing over an answer (plus the same rate).
     # A long poll is the server waiting, not the client: these never cut one.
     header_timeout_s: int = 10
-    idle_timeout_s: int = 20
+    # Longer than the 30 s heartbeat: a speaker's kept-alive connection is used again for its
+    # next heartbeat and plan check instead of a new TCP (and TLS) connection each time.
+    idle_timeout_s: int = 45
     body_timeout_s: int = 20
     body_min_bytes_per_s: int = 500
     send_timeout_s: int = 60

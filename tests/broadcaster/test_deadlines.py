@@ -76,7 +76,9 @@ def test_the_server_keys_have_defaults_bounds_and_reach_the_server(tmp_path: Pat
     path = tmp_path / "config.yaml"
     path.write_text(MINIMAL)
     defaults = load_settings(path).server
-    assert timeouts_of(defaults) == Timeouts(10, 20, 20, 500, 60)
+    assert timeouts_of(defaults) == Timeouts(10, 45, 20, 500, 60)
+    # A speaker's connection outlives the wait between two heartbeats: it is used again.
+    assert defaults.idle_timeout_s > defaults.heartbeat_s
     path.write_text(
         MINIMAL + "server: {header_timeout_s: 5, idle_timeout_s: 30, body_timeout_s: 40, "
         "body_min_bytes_per_s: 2000, send_timeout_s: 90}\n"
