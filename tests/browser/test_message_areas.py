@@ -1,7 +1,7 @@
 """A chief binds her message to her village in Chromium (issue 13): the real form posts the
 ticked box, the page shows it ticked after the save, the list shows the badge, a village
 without an outline cannot be ticked, and the vehicle that plays the message gets the
-village's outline for it in its plan. Own server and browser, so it is slow."""
+village's outline for it in its plan. Own server, the session's browser; slow."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from tests.browser.conftest import ARGS, CHROMIUM, PASSWORD, Panel
+from tests.browser.conftest import PASSWORD, Panel
 from tests.conftest import require_tool
 from tests.integration.harness import ADMIN_PASSWORD, ZONE, Server, aware_now
 
@@ -92,41 +93,37 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def test_a_chief_ticks_her_village_and_the_vehicle_plan_carries_its_outline(
-    server: Server,
+    server: Server, browser: Any
 ) -> None:
-    from playwright.sync_api import sync_playwright
+    # The session's Chromium (tests/browser/conftest.py): a second sync Playwright in the
+    # same worker would fail ("Sync API inside the asyncio loop").
+    context = browser.new_context(base_url=server.url, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto("/login")
+        page.fill('input[name="name"]', "chief-t")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(server.url + "/")
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make test` (it installs the Debian packages)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = chromium.new_context(base_url=server.url, locale="zh-CN")
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            page.goto("/login")
-            page.fill('input[name="name"]', "chief-t")
-            page.fill('input[name="password"]', PASSWORD)
-            page.click('button[type="submit"]')
-            page.wait_for_url(server.url + "/")
+        page.goto("/messages/msg-a")
+        field = page.locator("#bound-areas")
+        assert "只在这些村播放（宣传车）" in field.inner_text()
+        assert page.locator('#bound-areas input[value="village-c"]').is_disabled()
+        assert "尚无村界" in field.inner_text()
+        page.check('#bound-areas input[value="village-a"]')
+        page.click('#message-form button[type="submit"].primary')
+        page.wait_for_url(server.url + "/messages/msg-a")
+        assert page.locator('#bound-areas input[value="village-a"]').is_checked()
+        assert not page.locator('#bound-areas input[value="town"]').is_checked()
 
-            page.goto("/messages/msg-a")
-            field = page.locator("#bound-areas")
-            assert "只在这些村播放（宣传车）" in field.inner_text()
-            assert page.locator('#bound-areas input[value="village-c"]').is_disabled()
-            assert "尚无村界" in field.inner_text()
-            page.check('#bound-areas input[value="village-a"]')
-            page.click('#message-form button[type="submit"].primary')
-            page.wait_for_url(server.url + "/messages/msg-a")
-            assert page.locator('#bound-areas input[value="village-a"]').is_checked()
-            assert not page.locator('#bound-areas input[value="town"]').is_checked()
-
-            page.goto("/messages")
-            badge = page.locator("#message-msg-a .bound-areas")
-            assert badge.inner_text() == "只在甲村播放"
-            assert page.locator("#message-m1 .bound-areas").count() == 0
-        finally:
-            chromium.close()
+        page.goto("/messages")
+        badge = page.locator("#message-msg-a .bound-areas")
+        assert badge.inner_text() == "只在甲村播放"
+        assert page.locator("#message-m1 .bound-areas").count() == 0
+    finally:
+        context.close()
 
     token = server.device_token("car-a")
     plan = requests.get(
