@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, tzinfo
 
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -184,7 +183,9 @@ class Places:
     """What a plan says about places (docs/device-api.md, the plan's `quiet_zones`,
     `message_areas` and `areas`), ready to decide with: empty for a fixed loudspeaker."""
 
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # datetime.UTC, not ZoneInfo("UTC"): a device without tzdata (or with PYTHONTZPATH set
+    # elsewhere) must still import the client and play.
+    zone: tzinfo = UTC
     zones: tuple[QuietZone, ...] = ()
     message_areas: Mapping[str, tuple[Shape, ...]] = field(default_factory=dict)
 

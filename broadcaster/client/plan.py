@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -158,10 +158,12 @@ def parse_places(wire: schema.PlanContent) -> Places:
     mistake would be loud: hours that do not read make their zone quiet at all hours."""
     if not (wire.quiet_zones or wire.message_areas):
         return NO_PLACES
+    zone: tzinfo
     try:
         zone = ZoneInfo(wire.zone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+        log.warning("zone %s unknown here: quiet zones' hours read in UTC", wire.zone)
+        zone = UTC
     zones = []
     for q in wire.quiet_zones:
         try:
