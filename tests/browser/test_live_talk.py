@@ -411,9 +411,11 @@ def test_busy_names_who_talks_and_an_admin_takes_over(
         assert chief.is_hidden("[data-talk-take-over]")  # a chief may not take over
         _shot(chief, "desktop-busy")
     finally:
+        # The server may close the socket as soon as it has the end: closing it again is no
+        # error.
         with contextlib.suppress(simple_websocket.ConnectionClosed):
             other.send(json.dumps({"end": True}))
-        other.close()
+            other.close()
 
     # chief-a talks on spk-a; the admin is told, takes over, and chief-a's pager hears why.
     other, answer = _pager(server, "chief-a", {"speakers": ["spk-a"]})
