@@ -22,13 +22,14 @@ def lavfi(out: Path, source: str, seconds: float, *args: str) -> Path:
     return out
 
 
-def repeated(out: Path, segment: Path, times: int) -> Path:
-    """`segment` `times` over in one file, joined by stream copy."""
+def repeated(out: Path, segment: Path, times: int, seconds: float) -> Path:
+    """`segment` `times` over in one file, joined by stream copy and cut at `seconds` (an
+    encoded minute is a few ms longer than 60 s: two hours would probe as 7,201 s)."""
     listing = out.with_name(out.name + ".txt")
     listing.write_text(f"file '{segment}'\n" * times)
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-         "-c", "copy", str(out)],
+         "-t", str(seconds), "-c", "copy", str(out)],
         check=True, timeout=120,
     )  # fmt: skip
     return out
@@ -39,7 +40,7 @@ def opus(out: Path, source: str = SILENCE, minutes: int = 120, bitrate: str = "6
     minute = lavfi(
         out.with_name("minute-" + out.name), source, 60, "-c:a", "libopus", "-b:a", bitrate
     )
-    return repeated(out, minute, minutes)
+    return repeated(out, minute, minutes, 60 * minutes)
 
 
 def flac(out: Path, seconds: float = 7200) -> Path:
