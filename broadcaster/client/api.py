@@ -314,3 +314,9 @@ def _error_field(raw: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return found if isinstance(found, str) else None
+
+
+def held(answer: dict[str, Any]) -> list[str]:
+    """The ids an upload's answer (plays, track) says the server now holds: `accepted` and
+    `duplicates`; the client drops them from its journal."""
+    return [str(i) for i in (answer.get("accepted") or []) + (answer.get("duplicates") or [])]

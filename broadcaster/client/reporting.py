@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster.client.api import ApiError, DeviceApi, Unauthorized, Unreachable
+from broadcaster.client.api import ApiError, DeviceApi, Unauthorized, Unreachable, held
 from broadcaster.client.journal import MAX_BATCH, Journal
 from broadcaster.client.retry import Retry
 from broadcaster.client.runner import Runner, iso
@@ -156,10 +156,7 @@ class Uploader:
         done = 0
         while batch := self.journal.pending(MAX_BATCH):
             answer = self.api.plays(batch)
-            ids = [
-                str(i) for i in (answer.get("accepted") or []) + (answer.get("duplicates") or [])
-            ]
-            removed = self.journal.acknowledge(ids)
+            removed = self.journal.acknowledge(held(answer))
             done += removed
             self.uploaded += removed
             if removed == 0:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster import limits, schema
-from broadcaster.client.api import ApiError, DeviceApi
+from broadcaster.client.api import ApiError, DeviceApi, held
 from broadcaster.client.clock import Clock
 from broadcaster.client.geo import distance_m
 from broadcaster.client.gps import Fix
@@ -260,10 +260,7 @@ class TrackUploader:
                 log.warning("track point %s refused (%s); dropping it", bad.get("id"), exc)
                 self.journal.refuse(str(bad.get("id")))
                 continue
-            ids = [
-                str(i) for i in (answer.get("accepted") or []) + (answer.get("duplicates") or [])
-            ]
-            removed = self.journal.acknowledge(ids)
+            removed = self.journal.acknowledge(held(answer))
             done += removed
             self.uploaded += removed
             if removed == 0:

@@ -213,25 +213,31 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+def signed_in(browser: Any, base: str, name: str, password: str = PASSWORD, **context: Any) -> Any:
+    """A page of a new browser context (`context`: viewport, touch, ...) signed in as `name`;
+    its context is `page.context`."""
+    page = browser.new_context(base_url=base, locale="zh-CN", **context).new_page()
+    page.set_default_timeout(30_000)
+    page.goto("/login")
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(base + "/")
+    return page
+
+
 @pytest.fixture
 def page_as(browser: Any, server: Server) -> Iterator[Any]:
     """A fresh browser context signed in as the given user."""
-    contexts = []
+    pages: list[Any] = []
 
     def sign_in(name: str, password: str = PASSWORD) -> Any:
-        context = browser.new_context(
-            base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}
+        page = signed_in(
+            browser, server.url, name, password, viewport={"width": 1280, "height": 900}
         )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto("/login")
-        page.fill('input[name="name"]', name)
-        page.fill('input[name="password"]', password)
-        page.click('button[type="submit"]')
-        page.wait_for_url(server.url + "/")
+        pages.append(page)
         return page
 
     yield sign_in
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()

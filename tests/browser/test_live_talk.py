@@ -23,7 +23,7 @@ import pytest
 import requests
 import simple_websocket
 
-from tests.browser.conftest import ARGS, CHROMIUM, PASSWORD
+from tests.browser.conftest import ARGS, CHROMIUM, PASSWORD, signed_in
 from tests.integration.harness import ADMIN_PASSWORD, Client, Server, starts, wait_for
 from tests.integration.livewire import open_pager, read_frames
 
@@ -82,14 +82,7 @@ def strict_browser(browser: Any) -> Iterator[Any]:
 
 
 def _sign_in(chromium: Any, base: str, name: str, password: str, **context: Any) -> Any:
-    ctx = chromium.new_context(base_url=base, locale="zh-CN", **context)
-    page = ctx.new_page()
-    page.set_default_timeout(30_000)
-    page.goto("/login")
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', password)
-    page.click('button[type="submit"]')
-    page.wait_for_url(base + "/")
+    page = signed_in(chromium, base, name, password, **context)
     page.goto("/urgent")
     return page
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.conftest import PASSWORD, Panel
+from tests.browser.conftest import PASSWORD, Panel, signed_in
 from tests.conftest import require_tool
 from tests.integration.harness import ADMIN_PASSWORD, ZONE, Server, aware_now
 
@@ -97,16 +97,8 @@ def test_a_chief_ticks_her_village_and_the_vehicle_plan_carries_its_outline(
 ) -> None:
     # The session's Chromium (tests/browser/conftest.py): a second sync Playwright in the
     # same worker would fail ("Sync API inside the asyncio loop").
-    context = browser.new_context(base_url=server.url, locale="zh-CN")
+    page = signed_in(browser, server.url, "chief-t")
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto("/login")
-        page.fill('input[name="name"]', "chief-t")
-        page.fill('input[name="password"]', PASSWORD)
-        page.click('button[type="submit"]')
-        page.wait_for_url(server.url + "/")
-
         page.goto("/messages/msg-a")
         field = page.locator("#bound-areas")
         assert "只在这些村播放（宣传车）" in field.inner_text()
@@ -123,7 +115,7 @@ def test_a_chief_ticks_her_village_and_the_vehicle_plan_carries_its_outline(
         assert badge.inner_text() == "只在甲村播放"
         assert page.locator("#message-m1 .bound-areas").count() == 0
     finally:
-        context.close()
+        page.context.close()
 
     token = server.device_token("car-a")
     plan = requests.get(

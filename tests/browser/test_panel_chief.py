@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, signed_in
 from tests.integration.harness import ADMIN_PASSWORD, Client, Server, wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,25 +22,18 @@ SHOTS = Path("/tmp/broadcaster-browser-shots")
 @pytest.fixture
 def phone_as(browser: Any, server: Server) -> Iterator[Any]:
     """A fresh phone-sized browser context (390 px wide, touch) signed in as the user."""
-    contexts = []
+    pages: list[Any] = []
 
     def sign_in(name: str, password: str = PASSWORD) -> Any:
-        context = browser.new_context(
-            base_url=server.url, locale="zh-CN", viewport=PHONE, has_touch=True, is_mobile=True
+        page = signed_in(
+            browser, server.url, name, password, viewport=PHONE, has_touch=True, is_mobile=True
         )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto("/login")
-        page.fill('input[name="name"]', name)
-        page.fill('input[name="password"]', password)
-        page.click('button[type="submit"]')
-        page.wait_for_url(server.url + "/")
+        pages.append(page)
         return page
 
     yield sign_in
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 def _shot(page: Any, name: str) -> None:
