@@ -226,6 +226,16 @@ def signed_in(browser: Any, base: str, name: str, password: str = PASSWORD, **co
     return page
 
 
+def loaded(page: Any) -> None:
+    """After an action that navigated (a click on a link or a submit button, a tap, Enter):
+    Playwright's click returns once the new page is committed, not once it is parsed, so what
+    a test waited for (a notice at the top) can be there before the rest of the page and
+    before the deferred panel.js has run (its buttons and form checks do nothing yet). Reads
+    that do not wait (is_visible, is_hidden, query_selector_all, all(), count()) and clicks on
+    script-driven buttons come after this."""
+    page.wait_for_load_state("load", timeout=30_000)
+
+
 @pytest.fixture
 def page_as(browser: Any, server: Server) -> Iterator[Any]:
     """A fresh browser context signed in as the given user."""

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from broadcaster.store import Store, sqlite_url
-from tests.browser.conftest import PASSWORD, Panel, deployment
+from tests.browser.conftest import PASSWORD, Panel, deployment, loaded
 from tests.conftest import require_tool
 from tests.integration.harness import (
     ADMIN_PASSWORD,
@@ -121,6 +121,7 @@ def test_a_chief_approves_one_held_warning_and_rejects_another(browser: Any, cap
         page = _sign_in(browser, server, "chief-a")
         assert page.locator("#cap-waiting").inner_text() == "2"  # on every page's menu
         page.click("#nav-cap")
+        loaded(page)  # the card's text is read at once below
         assert page.locator("h1").inner_text() == "待批准的预警"
         card = page.locator(f"#cap-{approve_id}")
         assert "暴雨橙色预警。请远离河道。" in card.inner_text()
@@ -146,7 +147,8 @@ def test_a_chief_approves_one_held_warning_and_rejects_another(browser: Any, cap
         assert page.locator("#cap-waiting").count() == 0
         page.context.close()
 
-        assert wait_for(lambda: starts(client, "urgent"), 30), client.log_text()[-2000:]
+        # rendered, fetched by the client's long poll and played: a minute on a loaded machine
+        assert wait_for(lambda: starts(client, "urgent"), 90), client.log_text()[-2000:]
     finally:
         client.stop()
     with Store.open(sqlite_url(server.data), upgrade=False) as store:

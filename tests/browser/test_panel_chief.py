@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.conftest import PASSWORD, signed_in
+from tests.browser.conftest import PASSWORD, loaded, signed_in
 from tests.integration.harness import ADMIN_PASSWORD, Client, Server, wait_for
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,7 @@ def test_chief_drags_a_stop_numbers_follow_and_leaving_unsaved_warns(page_as: An
 
     page.on("dialog", stay)
     page.close(run_before_unload=True)
-    for _ in range(100):  # Playwright delivers the dialog while it is called
+    for _ in range(300):  # Playwright delivers the dialog while it is called (30 s: CI is slow)
         if dialogs:
             break
         page.wait_for_timeout(100)
@@ -107,10 +107,11 @@ def test_chief_drags_a_stop_numbers_follow_and_leaving_unsaved_warns(page_as: An
     # Saved: the order holds, and leaving asks nothing.
     page.click('button:has-text("保存路线")')
     page.wait_for_selector("p.notice:has-text('路线已保存')")
+    loaded(page)
     assert _stops(page) == dragged
     page.on("dialog", stay)
     page.close(run_before_unload=True)
-    for _ in range(50):
+    for _ in range(300):
         try:
             page.wait_for_timeout(100)  # raises once the page is closed
         except PlaywrightError:
@@ -143,10 +144,12 @@ def test_on_a_phone_the_route_editor_stays_usable(phone_as: Any) -> None:
     _fits(page)
     page.tap('button:has-text("保存路线")')
     page.wait_for_selector("p.notice:has-text('路线已保存')")
+    loaded(page)  # the remove button below works once panel.js has run
     assert _stops(page) == [*before, "村口"]
     page.locator("#stops li").last.locator("button[data-remove]").tap()
     page.tap('button:has-text("保存路线")')
     page.wait_for_selector("p.notice:has-text('路线已保存')")
+    loaded(page)
     assert _stops(page) == before
 
 
@@ -213,6 +216,7 @@ def test_admin_reads_the_audit_log_as_fields(page_as: Any) -> None:
     page.goto("/audit")
     page.select_option('select[name="action"]', "message.create")
     page.click('button:has-text("显示")')
+    loaded(page)  # the filtered list is a new page: all() below does not wait
     rows = page.locator("table.audit tbody tr")
     assert {r.text_content() for r in rows.locator("td.what").all()} == {"新建消息"}
     row = rows.filter(has=page.locator('td.object:text-is("甲村停水通知")')).first
@@ -230,6 +234,7 @@ def test_chief_copies_a_district_message_and_picks_the_voice_by_name(page_as: An
     assert page.is_visible("text=全区通用消息")
     page.click("#copy-message")
     page.wait_for_selector("#copy-note")
+    loaded(page)  # the voices below are read at once
     assert page.input_value('textarea[name="text"]') == "请大家注意防火。"
     labels = [o.text_content() for o in page.query_selector_all('select[name="voice"] option')]
     assert "普通话（标准）" in labels and not any("sit/" in label for label in labels)
@@ -238,6 +243,7 @@ def test_chief_copies_a_district_message_and_picks_the_voice_by_name(page_as: An
     page.fill('textarea[name="text"]', "甲村请注意防火，不要焚烧秸秆。")
     page.click('button.primary:has-text("保存")')
     page.wait_for_selector("p.notice:has-text('已保存')")
+    loaded(page)
     assert page.input_value('input[name="title"]') == "甲村防火"
     assert page.is_enabled('textarea[name="text"]')  # theirs: they edit it
     assert page.eval_on_selector('select[name="area"]', "s => s.selectedOptions[0].text") == "甲村"
@@ -257,6 +263,7 @@ def test_chief_makes_a_one_off_late_schedule_after_a_warning_and_sees_the_week(
     district = page.text_content("#district-list")
     assert "全区循环" in district and "甲村大喇叭" in district and "乙村" not in district
     page.click('a:has-text("新建排程")')
+    loaded(page)  # is_visible does not wait: the whole form, and panel.js, first
     assert page.is_checked('input[name="how_often"][value="once"]')  # today only, by default
     assert page.is_visible('input[name="on_date"]') and not page.is_visible(
         'input[name="first_date"]'
@@ -308,6 +315,7 @@ def test_admin_gives_a_chief_a_display_name_shown_in_the_header_on_a_phone(
     admin.fill('input[name="display_name"]', "王乙 · 乙村")
     admin.click('button.primary:has-text("保存")')
     admin.wait_for_selector("p.notice:has-text('已保存')")
+    loaded(admin)
     assert admin.input_value('input[name="display_name"]') == "王乙 · 乙村"
     phone = phone_as("chief-b")
     assert phone.text_content("header .user") == "王乙 · 乙村 · 村社负责人"

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import loaded
+
 pytestmark = pytest.mark.integration
 
 
@@ -13,6 +15,7 @@ def test_preview_shows_each_character_with_its_syllable(page_as: Any) -> None:
     page = page_as("chief-a")
     page.click('nav a[href="/messages"]')
     page.click("text=甲村停水通知")
+    loaded(page)  # the preview button works once the deferred panel.js has run
     page.fill('textarea[name="text"]', "银行的大夫下午1点到，重庆回来的请登记。")
     page.click("#preview-button")
     page.wait_for_selector("#reading-line:not([hidden])")
