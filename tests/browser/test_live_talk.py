@@ -202,6 +202,23 @@ def _speak(page: Any) -> None:
     assert wait_for(lambda: status().startswith("请讲话"), 20), status()
 
 
+def _record_status(page: Any) -> None:
+    """From now on the page keeps every text its status line shows, in order, with the time
+    (ms) it was shown (`_said`)."""
+    page.evaluate(
+        """() => {
+            const line = document.querySelector('[data-talk-status]');
+            window.__said = [];
+            new MutationObserver(() => window.__said.push([performance.now(), line.textContent]))
+                .observe(line, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+
+
+def _said(page: Any) -> list[tuple[float, str]]:
+    return [(float(at), str(text)) for at, text in page.evaluate("() => window.__said")]
+
+
 def _state(page: Any, speaker: str) -> str | None:
     found: str | None = page.get_attribute(f"#talk-{speaker}", "data-state")
     return found
@@ -555,11 +572,19 @@ def test_real_clients_play_the_chiefs_voice_then_their_loop(
         assert wait_for(lambda c=client: starts(c, "loop"), 60), client.log_text()[-2000:]
     page = talk_as("chief-a")
     _pick(page, "spk-a", "car-a")
+    _record_status(page)
     _hold(page)
     _page_id(page)
     assert wait_for(lambda: _state(page, "spk-a") == "live" and _state(page, "car-a") == "live", 20)
-    assert str(page.text_content("[data-talk-status]")).startswith("喇叭正在响提示音")
+    # The page said the chime was sounding, then to speak (CHIME_MS after the first target
+    # went live: the two real clients may go live seconds apart on a loaded machine, so the
+    # status line is read from its record, not at this moment).
     _speak(page)
+    said = _said(page)
+    chime = [at for at, text in said if text.startswith("喇叭正在响提示音")]
+    speak = [at for at, text in said if text.startswith("请讲话")]
+    chime_ms = float(page.get_attribute("#talk", "data-chime-ms") or 0)
+    assert chime and speak and speak[0] - chime[0] >= chime_ms, (said, chime_ms)
     time.sleep(3.0)  # 3 s of the tone after the chime
     before = int(page.get_attribute("#talk", "data-done") or 0)
     page.mouse.up()
