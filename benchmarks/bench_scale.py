@@ -13,6 +13,9 @@ rates, latencies and the ratio. Skipped with a message when `wrk` or `nginx` is 
 (`apt-get install -y wrk nginx-light`).
 
     .venv/bin/python -m benchmarks.bench_scale [--only speakers|wrk] [--duration 120]
+
+To see what blocks the loop: GEVENT_MONITOR_THREAD_ENABLE=1 GEVENT_MAX_BLOCKING_TIME=0.05
+... --server-log /tmp/scale.log (gevent prints the stack of each greenlet that blocked).
 """
 
 from __future__ import annotations
@@ -109,7 +112,9 @@ def _plan_bytes(server: Server, token: str, speaker: str) -> dict[str, int]:
     }
 
 
-def speakers(count: int, duration_s: float, period_s: float) -> dict[str, Any]:
+def speakers(
+    count: int, duration_s: float, period_s: float, server_log: Path | None = None
+) -> dict[str, Any]:
     with running_server(count, window_s=max(7200, duration_s * 2)) as (server, tokens):
         assert server.proc is not None
         pid = server.proc.pid
@@ -128,6 +133,8 @@ def speakers(count: int, duration_s: float, period_s: float) -> dict[str, Any]:
         cpu = cpu_seconds(pid) - cpu_before
         stalls = [int(m) for m in STALL.findall(server.log_text()[log_from:])]
         sizes = _plan_bytes(server, tokens["spk-1"], "spk-1")
+        if server_log is not None:  # e.g. with GEVENT_MONITOR_THREAD_ENABLE=1: who blocked
+            server_log.write_text(server.log_text())
         summary = stats.summary(elapsed)
         return {
             "speakers": count,
@@ -274,10 +281,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=120.0)
     parser.add_argument("--wrk-seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--server-log", type=Path, help="write the server's log here")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {}
     if args.only in (None, "speakers"):
-        result["speakers"] = speakers(args.speakers, args.duration, args.period)
+        result["speakers"] = speakers(args.speakers, args.duration, args.period, args.server_log)
     if args.only in (None, "wrk"):
         result["wrk"] = wrk(args.wrk_seconds, args.connections)
     print(json.dumps(result, indent=1, ensure_ascii=False))

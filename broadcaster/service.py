@@ -18,6 +18,7 @@ from broadcaster.clips import ClipLibrary
 from broadcaster.config import Settings
 from broadcaster.coverage import passed_stops, with_fix
 from broadcaster.errors import NotFound
+from broadcaster.eventfeed import EventFeed
 from broadcaster.models import PlayLogEntry, Speaker, Urgent
 from broadcaster.notify import Notifier
 from broadcaster.plans import PlanDocument, build_plan, plan_span
@@ -100,6 +101,13 @@ class Service:
         self._push_wanted = threading.Event()
         self._push_mark: tuple[object, ...] | None = None
         self.today_tracks = TodayTracks(store, settings.zone)  # the map, route progress
+        # One read per new event number for all of a process's long polls.
+        self.feed = EventFeed(
+            store.devices.last_event_seq(),
+            lambda: self.notifier.seq,
+            store.devices.events_since,
+            lambda speaker, after, limit: store.devices.events_after(speaker, after, limit),
+        )
 
     # -- reading the deployment ---------------------------------------------------------------
     def deployment(self, now: datetime) -> Deployment:
@@ -347,14 +355,14 @@ class Service:
             return (), self.store.devices.last_event_seq()
         deadline = _monotonic() + wait_s
         while True:
-            found = self.store.devices.events_after(speaker_id, after)
+            found = self.feed.after(speaker_id, after)
             if found:
                 return found, found[-1].seq
             # Events for other speakers also wake us: move `after` past what we have seen.
             seen = max(after, self.notifier.seq)
             remaining = deadline - _monotonic()
             if remaining <= 0 or not self.notifier.wait_beyond(seen, remaining):
-                return (), max(after, self.store.devices.last_event_seq())
+                return (), max(after, self.feed.loaded)
 
     def statuses(self, speaker_ids: Iterable[str]) -> dict[str, SpeakerStatus]:
         """The last known status of each speaker.

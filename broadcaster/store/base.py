@@ -96,14 +96,18 @@ class Part:
         self._db = db
 
 
-def bump(conn: Connection, counter: str) -> int:
-    """Add one to a counter and return the new value.
+INSERT_BATCH = 1_000  # rows per executemany
+
+
+def bump(conn: Connection, counter: str, by: int = 1) -> int:
+    """Add `by` to a counter and return the new value (the numbers value-by+1 .. value are
+    the caller's).
 
     The UPDATE locks the counter's row until commit, so numbers are handed out in commit
     order on PostgreSQL too (a reader never sees 7 before 6 is committed).
     """
     conn.execute(
-        update(t.counters).where(t.counters.c.name == counter).values(value=t.counters.c.value + 1)
+        update(t.counters).where(t.counters.c.name == counter).values(value=t.counters.c.value + by)
     )
     value = conn.execute(select(t.counters.c.value).where(t.counters.c.name == counter)).scalar()
     if value is None:
@@ -117,16 +121,28 @@ def insert_events(
     now: datetime,
 ) -> int:
     """Queue events (speaker id or None for all, kind, payload) in the caller's transaction;
-    returns the last sequence number (0 when there were none)."""
-    seq = 0
-    for speaker_id, kind, payload in events:
-        seq = bump(conn, "events")
-        conn.execute(
-            insert(t.events).values(
-                seq=seq, speaker_id=speaker_id, kind=kind, payload=dict(payload), created_at=now
-            )
-        )
-    return seq
+    returns the last sequence number (0 when there were none).
+
+    The numbers are taken in one move of the counter and the rows written in one statement:
+    an urgent to 5,000 loudspeakers is 5,000 events, and 15,000 round trips to PostgreSQL
+    took a minute under load."""
+    if not events:
+        return 0
+    last = bump(conn, "events", len(events))
+    first = last - len(events) + 1
+    rows = [
+        {
+            "seq": first + i,
+            "speaker_id": speaker_id,
+            "kind": kind,
+            "payload": dict(payload),
+            "created_at": now,
+        }
+        for i, (speaker_id, kind, payload) in enumerate(events)
+    ]
+    for at in range(0, len(rows), INSERT_BATCH):
+        conn.execute(insert(t.events), rows[at : at + INSERT_BATCH])
+    return last
 
 
 def touch_catalog(conn: Connection) -> None:

@@ -233,6 +233,12 @@ class Devices(Part):
         with self._db.transaction(write=False) as conn:
             return tuple(_event(r) for r in conn.execute(query).mappings())
 
+    def events_since(self, after_seq: int, limit: int) -> tuple[Event, ...]:
+        """Events of all speakers with `seq > after_seq`, in order, at most `limit`."""
+        query = select(t.events).where(t.events.c.seq > after_seq).order_by(t.events.c.seq)
+        with self._db.transaction(write=False) as conn:
+            return tuple(_event(r) for r in conn.execute(query.limit(limit)).mappings())
+
     def last_event_seq(self) -> int:
         """The newest sequence number handed out (0 before the first event)."""
         with self._db.transaction(write=False) as conn:

@@ -109,8 +109,9 @@ def _beat(server: Server, token: str, lat: float, lon: float) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def _until(find: Callable[[], Any], what: str, timeout_s: float = 15) -> Any:
-    """What `find` returns once it is truthy (the page polls every 3 s)."""
+def _until(find: Callable[[], Any], what: str, timeout_s: float = 30) -> Any:
+    """What `find` returns once it is truthy (the page polls every 3 s; a loaded CI machine
+    may be slow to answer a poll and to draw)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = find()
@@ -453,8 +454,10 @@ def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
         before = _marker(page)
         _beat(map_server, token, 36.006, 111.011)  # east, 乙村's side
         _until(lambda: (m := _marker(page)) != before and m, "the marker to move")
-        page.wait_for_timeout(1000)  # the marker's glide and the view's (0.8 s)
-        assert off_middle() < 6
+        page.wait_for_timeout(1000)  # the marker's glide and the view's (0.8 s) ...
+        _until(
+            lambda: off_middle() < 6, "the followed vehicle in the middle"
+        )  # ... later when frames are late
         _until(lambda: _hash(page).endswith(",car"), "the followed vehicle in the hash")
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "map-follow.png"), full_page=True)
@@ -505,6 +508,16 @@ def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
         context.close()
 
 
+def _clear_of_midnight(margin_s: float = 90) -> None:
+    """Waits for the deployment's midnight if it is less than `margin_s` away: today's track,
+    posted now, must still be today's when the page draws it."""
+    now = datetime.now(ZONE)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    left = (midnight - now).total_seconds()
+    if left < margin_s:
+        time.sleep(left + 1)
+
+
 def _track_points(page: Any) -> int:
     found = page.eval_on_selector_all(
         '.map-track[data-id="car"]', "ls => ls.map(l => (l.getAttribute('points') || '').trim())"
@@ -518,6 +531,7 @@ def test_todays_track_follows_the_vehicle_and_an_admin_drags_a_stop(
 ) -> None:
     """Runs last in the module: it moves the route's second stop (学校)."""
     token = map_server.device_token("car")
+    _clear_of_midnight()
     now = datetime.now(UTC)
     midnight = datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     base = max(now - timedelta(seconds=30), midnight.astimezone(UTC) + timedelta(seconds=1))

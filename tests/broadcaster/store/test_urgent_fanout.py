@@ -44,7 +44,8 @@ class Injected(Exception):
 
 
 class FailOn:
-    """Make the `nth` INSERT into `table` fail (1-based), counting from when it is armed."""
+    """Make the INSERT into `table` that writes its `nth` row fail (1-based), counting rows
+    from when it is armed (events are written many rows to a statement)."""
 
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
@@ -59,11 +60,14 @@ class FailOn:
     def disarm(self) -> None:
         self.nth = 0
 
-    def _check(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _check(
+        self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
         if self.nth and statement.lstrip().upper().startswith(f"INSERT INTO {self.table.upper()}"):
-            self.seen += 1
-            if self.seen == self.nth:
-                raise Injected(f"injected failure at INSERT #{self.nth} into {self.table}")
+            before = self.seen
+            self.seen += len(parameters) if many else 1
+            if before < self.nth <= self.seen:
+                raise Injected(f"injected failure at row #{self.nth} into {self.table}")
 
     def close(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._check)
