@@ -454,10 +454,9 @@ def test_centre_and_follow_a_vehicle_and_the_poll_keeps_the_view(
         before = _marker(page)
         _beat(map_server, token, 36.006, 111.011)  # east, 乙村's side
         _until(lambda: (m := _marker(page)) != before and m, "the marker to move")
-        page.wait_for_timeout(1000)  # the marker's glide and the view's (0.8 s) ...
-        _until(
-            lambda: off_middle() < 6, "the followed vehicle in the middle"
-        )  # ... later when frames are late
+        # The marker's glide and the view's (0.8 s) end, later when frames are late.
+        page.wait_for_timeout(1000)
+        _until(lambda: off_middle() < 6, "the followed vehicle in the middle")
         _until(lambda: _hash(page).endswith(",car"), "the followed vehicle in the hash")
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "map-follow.png"), full_page=True)
