@@ -295,8 +295,19 @@ def test_a_page_is_heard_in_order_after_the_chime_and_the_loop_goes_on(
         pager.open(["spk-1", "spk-2"])
         # The chief talks for 4 s (the first second goes under the chime: live, not late).
         pager.talk(200, background=True)
-        time.sleep(1.5)
-        during = {c.speaker: now_playing(server, c.speaker) for c in targets}
+        # What the heartbeats say while the page plays (checked below): read until every
+        # target says it plays the page, within the 4 s of talk (a fixed 1.5 s could still
+        # be the chime, or before the heartbeat, on a loaded machine).
+        during: dict[str, tuple[str, Any]] = {}
+
+        def playing_the_page() -> bool:
+            during.update({c.speaker: now_playing(server, c.speaker) for c in targets})
+            return all(
+                state == "live" and playing and playing.get("clip") == pager.page
+                for state, playing in during.values()
+            )
+
+        wait_for(playing_the_page, 3.5, step_s=0.1)
         pager.wait_talked()
         ended = pager.end()
         assert ended is not None and ended["ended"] == "released", pager.messages
