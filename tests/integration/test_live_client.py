@@ -113,6 +113,11 @@ class Pager:
         if self._talker is not None:
             self._talker.join(timeout_s)
 
+    def stop_talking(self) -> None:
+        """Send no more frames (a `talk(background=True)` ends early); `end()` lets go."""
+        self._stop.set()
+        self.wait_talked(5)
+
     def end(self) -> dict[str, Any] | None:
         """Let go; the server's confirmation (`ended`), if it came within 10 s."""
         self.ws.send(json.dumps({"end": True}))
