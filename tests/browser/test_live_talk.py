@@ -118,6 +118,7 @@ def online(server: Server, device_tokens: dict[str, str]) -> Iterator[dict[str, 
     as their clients would send; their device tokens."""
     tokens = device_tokens
     stop = threading.Event()
+    first_round = threading.Event()
 
     def beat() -> None:
         while not stop.is_set():
@@ -129,11 +130,14 @@ def online(server: Server, device_tokens: dict[str, str]) -> Iterator[dict[str, 
                         headers={"Authorization": f"Bearer {token}"},
                         timeout=5,
                     )
+            first_round.set()
             stop.wait(1.0)
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
-    time.sleep(0.5)
+    # Every loudspeaker has beaten once (a fixed 0.5 s was not always enough on a loaded
+    # machine: a page to a speaker not yet online is refused).
+    assert first_round.wait(30), "the first heartbeats took over 30 s"
     yield tokens
     stop.set()
     thread.join(timeout=10)
