@@ -158,6 +158,12 @@ def test_an_urgent_sent_to_one_worker_wakes_a_long_poll_on_the_other(cluster: Wo
         got["at"] = time.monotonic()
         got["answer"] = answer.json()
 
+    watcher, _ = pinned(url, pid=poller_pid)  # the poller's worker, on another connection
+
+    def long_polls() -> int:
+        return int(watcher.get(f"{url}/healthz", timeout=5).json()["worker"]["long_polls"])
+
+    waiting = long_polls()
     thread = threading.Thread(target=long_poll)
     thread.start()
     assert wait_for(
@@ -167,7 +173,9 @@ def test_an_urgent_sent_to_one_worker_wakes_a_long_poll_on_the_other(cluster: Wo
         ),
         5,
     )
-    time.sleep(0.5)  # the long poll is waiting in the other worker
+    # The long poll is waiting in the other worker (its /healthz counts it): a fixed 0.5 s
+    # was a guess, and on a loaded machine the urgent could come before the poll.
+    assert wait_for(lambda: long_polls() > waiting, 15), "the long poll never reached its worker"
     sent = sender.post(
         f"{url}/api/v1/urgent",
         json={"text": "山洪预警，请立即转移。", "speakers": ["spk-1"], "override_window": True},

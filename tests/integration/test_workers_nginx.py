@@ -150,9 +150,16 @@ def test_long_polls_clips_and_live_pages_through_nginx(stack: tuple[Workers, str
         got["at"] = time.monotonic()
         got["answer"] = answer.json()
 
+    def long_polls() -> int:
+        """Open long polls of the worker nginx gives this (new) connection to."""
+        health = requests.get(f"{base}/healthz", timeout=10, verify=CA).json()
+        return int(health["worker"]["long_polls"])
+
     thread = threading.Thread(target=long_poll)
     thread.start()
-    time.sleep(1.0)
+    # The long poll is waiting in a worker (a fixed 1 s was a guess: on a loaded machine the
+    # urgent could come before the poll); each check may reach either worker.
+    assert wait_for(lambda: long_polls() >= 1, 15), "the long poll never reached a worker"
     sent = requests.post(
         f"{base}/api/v1/urgent",
         json={"text": "山洪预警，请立即转移。", "speakers": ["spk-1"], "override_window": True},
