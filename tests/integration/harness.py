@@ -207,6 +207,12 @@ def stops(client: Client, kind: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def long_polls(server: Server) -> int:
+    """How many long polls (a client's events request) the server holds waiting now."""
+    health = requests.get(f"{server.url}/healthz", timeout=10).json()
+    return int(health["worker"]["long_polls"])
+
+
 def wait_for(predicate, timeout_s: float, step_s: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -29,6 +29,7 @@ from tests.integration.harness import (
     Server,
     aware_now,
     deployment_yaml,
+    long_polls,
     seconds,
     starts,
     wait_for,
@@ -168,6 +169,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, li
 
     assert wait_for(online, 40)
     time.sleep(1.0)  # let the long polls settle
+    assert wait_for(lambda: long_polls(server) >= len(running), 15), long_polls(server)
     yield server, running
     for client in running:
         client.stop()

@@ -17,6 +17,7 @@ from tests.integration.harness import (
     Server,
     aware_now,
     deployment_yaml,
+    long_polls,
     seconds,
     starts,
     stops,
@@ -55,6 +56,9 @@ def test_urgent_sounds_at_once_and_a_cancel_cuts_it_and_the_loop_goes_on_within_
     ]
     time.sleep(1.0)  # let the long polls settle
     headers = {"Authorization": f"Bearer {server.user_token('admin')}"}
+    # Every client waits in its long poll: what is measured from here is the wake-up, not
+    # a client that was still between two polls on a loaded machine.
+    assert wait_for(lambda: long_polls(server) >= len(running), 15), long_polls(server)
     sent_at = time.time()
     answer = requests.post(
         f"{server.url}/api/v1/urgent",

@@ -23,6 +23,7 @@ from tests.integration.harness import (
     Server,
     aware_now,
     deployment_yaml,
+    long_polls,
     seconds,
     starts,
     stops,
@@ -124,6 +125,9 @@ def test_urgent_is_heard_on_every_client_within_a_second_then_the_loop_resumes(s
     ]
     time.sleep(1.0)  # let the long polls settle
     headers = admin_headers(server)
+    # Every client waits in its long poll: what is measured from here is the wake-up, not
+    # a client that was still between two polls on a loaded machine.
+    assert wait_for(lambda: long_polls(server) >= len(running), 15), long_polls(server)
     sent_at = time.time()
     answer = requests.post(
         f"{server.url}/api/v1/urgent",

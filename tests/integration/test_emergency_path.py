@@ -22,6 +22,7 @@ from tests.integration.harness import (
     Server,
     aware_now,
     deployment_yaml,
+    long_polls,
     seconds,
     starts,
     wait_for,
@@ -69,6 +70,9 @@ def test_a_chiefs_night_urgent_with_override_is_heard_by_every_target(night):  #
     body = {"text": "山洪预警，请沿河村民立即转移到高处。", "areas": ["village-a"]}
     refused = requests.post(f"{server.url}/api/v1/urgent", json=body, headers=chief, timeout=30)
     assert refused.status_code == 422, refused.text  # expires in 1 h, the window is 2 h away
+    # Every client waits in its long poll: what is measured from here is the wake-up, not
+    # a client that was still between two polls on a loaded machine.
+    assert wait_for(lambda: long_polls(server) >= len(running), 15), long_polls(server)
     sent_at = time.time()
     answer = requests.post(
         f"{server.url}/api/v1/urgent", json={**body, "override_window": True}, headers=chief,
