@@ -13,7 +13,7 @@ from broadcaster import planning, urgent
 from broadcaster.catalog import RECORDING_NAME
 from broadcaster.plans import resolve_clips
 from broadcaster.service import Service
-from broadcaster.store import ClipStatus, Deployment, SpeakerStatus
+from broadcaster.store import ClipStatus, Deployment
 from broadcaster.store.devices import day_bounds
 from broadcaster.store.retention import first_detail_day
 
@@ -79,28 +79,19 @@ def prerender(service: Service, now: datetime) -> PrerenderReport:
 def mark_offline(service: Service, now: datetime) -> list[str]:
     """Speakers silent for three heartbeats become `offline` (logged and audited once)."""
     silence = service.offline_after()
-    went = [
-        status
-        for status in service.store.devices.speaker_statuses().values()
-        if status.state != "offline" and not status.online(now, silence)
-    ]
-    # One transaction for all of them: a township's network going down at once must not
-    # turn into a thousand commits while requests wait.
+    # One statement that rechecks each speaker's time itself (a heartbeat arriving meanwhile
+    # is kept), and the audit lines in one more: a township's network going down at once
+    # must not turn into a thousand commits, or rows locked for seconds, while requests wait.
     with service.store.transaction():
-        for status in went:
-            service.store.devices.put_speaker_status(_with_state(status, "offline"))
-            service.store.journal.append_audit(now, "scheduler", "speaker.offline", status.speaker_id,
-                                       {"last_heartbeat": str(status.last_heartbeat)})  # fmt: skip
-    names = sorted(status.speaker_id for status in went)
+        went = service.store.devices.mark_offline(now, silence)
+        service.store.journal.append_audits(
+            now, "scheduler", "speaker.offline",
+            [(speaker, {"last_heartbeat": str(last)}) for speaker, last in went],
+        )  # fmt: skip
+    names = sorted(speaker for speaker, _last in went)
     if names:
         log.warning("offline (no heartbeat for %s): %s", silence, ", ".join(names))
     return names
-
-
-def _with_state(status: SpeakerStatus, state: str) -> SpeakerStatus:
-    from dataclasses import replace
-
-    return replace(status, state=state)
 
 
 def expire_urgents(service: Service, now: datetime, since: datetime) -> list[str]:

@@ -7,7 +7,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, RowMapping
 
 from broadcaster.errors import NotFound, ValidationError
@@ -113,6 +125,26 @@ class Devices(Part):
             query = query.where(t.speaker_status.c.speaker_id.in_(list(speaker_ids)))
         with self._db.transaction(write=False) as conn:
             return {r["speaker_id"]: _status(r) for r in conn.execute(query).mappings()}
+
+    def mark_offline(self, now: datetime, silence: timedelta) -> list[tuple[str, datetime | None]]:
+        """Set `offline` on every speaker not already so whose last heartbeat is `silence` or
+        more old at `now` (or that never sent one); returns (speaker, last heartbeat) of each.
+
+        One statement that rechecks the time itself: a heartbeat that arrives meanwhile is
+        never overwritten, and no row stays locked longer than the statement (5,000 rows
+        written back one by one held heartbeats of those speakers waiting for seconds)."""
+        status = t.speaker_status
+        query = (
+            update(status)
+            .where(
+                status.c.state != "offline",
+                or_(status.c.last_heartbeat.is_(None), status.c.last_heartbeat <= now - silence),
+            )
+            .values(state="offline")
+            .returning(status.c.speaker_id, status.c.last_heartbeat)
+        )
+        with self._db.transaction() as conn:
+            return [(r[0], r[1]) for r in conn.execute(query)]
 
     def add_plays(self, entries: Iterable[PlayLogEntry], now: datetime) -> PlayUpload:
         """Store play-log entries, idempotent by (speaker, entry id).

@@ -3,7 +3,7 @@ store's own: `store.get_meta`/`set_meta`, in broadcaster/store/base.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,22 @@ def _audit(r: RowMapping) -> AuditEntry:
 
 class Journal(Part):
     """Audit log (append and read only) and leases."""
+
+    def append_audits(
+        self, at: datetime, actor: str, action: str, lines: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> None:
+        """Add one line per (object, detail) with the same time, actor and action, in one
+        statement (a thousand speakers going offline at once)."""
+        if not action:
+            raise ValidationError("audit.action: must be a non-empty string")
+        rows = [
+            {"at": at, "actor": actor, "action": action, "object": obj, "detail": dict(detail),
+             "remote_addr": None}
+            for obj, detail in lines
+        ]  # fmt: skip
+        with self._db.transaction() as conn:
+            for start in range(0, len(rows), 1_000):
+                conn.execute(insert(t.audit_log), rows[start : start + 1_000])
 
     def append_audit(
         self,

@@ -66,6 +66,34 @@ def test_speaker_status_is_replaced_by_each_heartbeat(seeded: Store) -> None:
         seeded.devices.put_speaker_status(SpeakerStatus("vehicle-99", NOW))
 
 
+def test_speakers_silent_too_long_go_offline_once_and_a_newer_heartbeat_is_kept(
+    seeded: Store,
+) -> None:
+    silence = timedelta(seconds=90)
+    full = SpeakerStatus("vehicle-01", NOW - timedelta(seconds=91), "playing", volume=70)
+    seeded.devices.put_speaker_status(full)
+    seeded.devices.put_speaker_status(SpeakerStatus("vehicle-02", NOW - timedelta(seconds=10)))
+    seeded.devices.put_speaker_status(SpeakerStatus("vehicle-03", NOW - timedelta(hours=2)))
+    seeded.devices.put_speaker_status(SpeakerStatus("vehicle-04", None, "idle"))
+    went = seeded.devices.mark_offline(NOW, silence)
+    assert sorted(went) == [
+        ("vehicle-01", NOW - timedelta(seconds=91)),
+        ("vehicle-03", NOW - timedelta(hours=2)),
+        ("vehicle-04", None),
+    ]
+    statuses = seeded.devices.speaker_statuses()
+    assert statuses["vehicle-01"] == SpeakerStatus(
+        "vehicle-01", NOW - timedelta(seconds=91), "offline", volume=70
+    )  # only the state changes
+    assert statuses["vehicle-02"].state == "unknown"  # online: untouched
+    assert seeded.devices.mark_offline(NOW + timedelta(seconds=5), silence) == []  # once
+    # vehicle-02 beats again just before the job's next run: kept online, not overwritten.
+    beat = SpeakerStatus("vehicle-02", NOW + timedelta(seconds=95), "playing")
+    seeded.devices.put_speaker_status(beat)
+    assert seeded.devices.mark_offline(NOW + timedelta(seconds=100), silence) == []
+    assert seeded.devices.speaker_status("vehicle-02") == beat
+
+
 def test_a_resent_play_batch_is_stored_once(seeded: Store) -> None:
     batch = [_play("p1"), _play("p2", at=NOW + timedelta(seconds=20))]
     first = seeded.devices.add_plays(batch, NOW)
