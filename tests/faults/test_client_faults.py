@@ -170,13 +170,19 @@ def test_server_errors_and_hangs_do_not_interrupt_playback(stack):
 @pytest.mark.slow
 def test_server_gone_mid_window_client_plays_to_the_hard_stop_then_delivers(stack, outage_s):
     # The window ends during the outage: the client must stop on time with no server.
-    config, start, end = open_window(outage_s, speakers=2)
+    # The window has 15 s more than the outage for the start (the server's first renders and
+    # two clips on each client: ~20 s, up to 45 s on a loaded machine, when a window of
+    # `outage_s` alone left under 10 s before its end); the kill then waits, if need be, to
+    # be at most `outage_s - 5` s before the end, so that the window still ends inside the
+    # outage.
+    config, start, end = open_window(outage_s + 15, speakers=2)
     server = stack.serve(config)
     running = [stack.client("spk-1"), stack.client("spk-2")]
     assert wait_for(lambda: all(len(stops(c)) >= 2 for c in running), 40)
+    time.sleep(max(0.0, end.timestamp() - (outage_s - 5) - time.time()))
     server.kill()
     killed_at = time.time()
-    assert end.timestamp() > killed_at + 10
+    assert killed_at + 10 < end.timestamp() < killed_at + outage_s - 4
     assert wait_for(lambda: time.time() > end.timestamp() + 3, outage_s + 10, step_s=0.5)
     for client in running:
         played = stops(client)
