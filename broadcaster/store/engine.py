@@ -40,6 +40,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # which the driver cannot represent: every read of that row would fail.
             options = {"options": "-c timezone=UTC"}
             kwargs["connect_args"] = {**options, **kwargs.get("connect_args", {})}
+        # A server process answers thousands of speakers: 20 connections (PostgreSQL's
+        # default limit of 100 leaves room for 4 workers and the tools).
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
         event.listen(engine, "handle_error", _disk_full)
         return engine
