@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +60,20 @@ def open_pager(server: Server, token: str, ask: dict[str, object]) -> tuple[Any,
     ws.send(json.dumps(ask))
     answer: dict[str, Any] = json.loads(ws.receive(timeout=10))
     return ws, answer
+
+
+def wait_live(ws: Any, speakers: set[str], timeout_s: float = 15) -> set[str]:
+    """Read the pager's state messages until each of `speakers` has been `live` (its stream
+    is reading: it gets every frame sent from now on) or `timeout_s`; those that were."""
+    live: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    while not speakers <= live and (left := deadline - time.monotonic()) > 0:
+        message = ws.receive(timeout=left)
+        if isinstance(message, str):
+            for target in json.loads(message).get("targets") or []:
+                if target.get("state") == "live":
+                    live.add(target["speaker"])
+    return live
 
 
 def read_frames(

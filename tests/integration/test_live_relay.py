@@ -20,7 +20,14 @@ import requests
 import simple_websocket
 
 from tests.integration.harness import Server
-from tests.integration.livewire import Frame, heartbeat, open_pager, paging_server, read_frames
+from tests.integration.livewire import (
+    Frame,
+    heartbeat,
+    open_pager,
+    paging_server,
+    read_frames,
+    wait_live,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +75,9 @@ def test_a_page_reaches_every_speaker_in_order_and_ends_for_all(server: Server):
     ]
     for reader in readers:
         reader.start()
-    time.sleep(0.5)  # the readers are connected before the first frame
+    # The readers are connected before the first frame (the pager is told each is live; a
+    # fixed 0.5 s was not always enough on a loaded machine, and the first frames were lost).
+    assert wait_live(ws, set(got)) == set(got)
 
     # A second pager while the first talks: told who is talking, nothing starts.
     chief_ws, refused = open_pager(server, admin, {"speakers": ["spk-2", "spk-3"]})
