@@ -34,7 +34,7 @@ from tests.integration.harness import (
     seconds,
     wait_for,
 )
-from tests.integration.livewire import heartbeat, paging_server, read_frames
+from tests.integration.livewire import heartbeat, paging_server, read_frames, wait_live
 from tests.integration.panel_users import login
 
 pytestmark = pytest.mark.integration
@@ -322,7 +322,9 @@ def test_a_pager_s_stray_text_does_not_end_the_page(server: Server):
     answer = json.loads(ws.receive(timeout=10))
     assert "page" in answer, answer
     assert wait_for(lambda: speaker.page is not None, 10)
-    time.sleep(0.5)
+    # Its stream reads before the first frame (the pager is told it is live; a fixed 0.5 s
+    # was not always enough on a loaded machine, and the first frames were lost).
+    assert wait_live(ws, {"spk-1"}) == {"spk-1"}
     pcm = struct.pack("<h", 1234) * 441
     for n in range(20):
         ws.send(pcm)
