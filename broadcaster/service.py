@@ -90,6 +90,8 @@ class Service:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._plans: dict[tuple[object, ...], PlanDocument] = {}
         self._plans_guard = threading.Lock()
+        # Held while the deployment is read or a plan built (`deployment`, `plan`).
+        self._building = threading.RLock()
         # speaker -> (the deployment object, local day, its document): a plan check, a
         # heartbeat's ETag or a dashboard row answered without scanning the deployment.
         self._by_speaker: dict[str, tuple[Deployment, str, PlanDocument]] = {}
@@ -118,15 +120,27 @@ class Service:
         on the next read.
         """
         revision = self.store.catalog_revision()
+        found = self._current_deployment(revision, now)
+        if found is not None:
+            return found
+        # One reader: after an edit (an urgent to 5,000 speakers), every request that saw
+        # the new revision read the whole deployment at once, for seconds.
+        with self._building:
+            found = self._current_deployment(revision, now)
+            if found is not None:
+                return found
+            deployment = self.store.deployment(now)
+            self._deployment = (revision, deployment)
+            return deployment
+
+    def _current_deployment(self, revision: int, now: datetime) -> Deployment | None:
         cached = self._deployment
-        if cached is not None and cached[0] == revision:
+        if cached is not None and cached[0] >= revision:
             deployment = cached[1]
             horizon = now - RECENT
             if all(u.is_live(horizon) for u in deployment.urgents):
                 return deployment
-        deployment = self.store.deployment(now)
-        self._deployment = (revision, deployment)
-        return deployment
+        return None
 
     def live_urgents(self, now: datetime) -> tuple[Urgent, ...]:
         """The urgents not cancelled and not expired at `now`."""
@@ -167,6 +181,22 @@ class Service:
         if cached is not None:
             self._by_speaker[speaker_id] = (deployment, day, cached)
             return cached
+        with self._building:  # one builder: the others asking for it wait and share it
+            with self._plans_guard:
+                cached = self._plans.get(key)
+            if cached is not None:
+                self._by_speaker[speaker_id] = (deployment, day, cached)
+                return cached
+            return self._build_plan(deployment, speaker_id, now, key, day)
+
+    def _build_plan(
+        self,
+        deployment: Deployment,
+        speaker_id: str,
+        now: datetime,
+        key: tuple[object, ...],
+        day: str,
+    ) -> PlanDocument:
         document = build_plan(
             deployment,
             speaker_id,
