@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,23 +18,49 @@ from web.auth import require_any_device, require_device
 from web.runtime import iso, runtime
 
 bp = Blueprint("device_api", __name__, url_prefix="/api/v1")
-LONG_WAIT_S = 10.0  # long polls at least this long end at a random point of their last fifth
+LONG_WAIT_S = 10.0  # long polls at least this long end in the least busy second of their last half
+
+
+class PollEnds:
+    """When empty long polls end: in the least busy whole second of their last half.
+
+    Speakers that started together (a server restart, the 4G network of a township coming
+    back) all come back together every 25 s; with 5,000 of them the request loop was
+    overrun for 5-10 s each time (heartbeats waited seconds), and ends drawn at random from
+    the last fifth spread them out only over hours. Here each new poll is given the second,
+    among those in the last half of its wait, for which the fewest polls are set to end
+    (the latest of equals: a quiet server keeps polls their full length), so such a crowd
+    is spread over half the wait at once and stays spread. `now` is a monotonic time.
+    """
+
+    def __init__(self) -> None:
+        self._ends: dict[int, int] = {}  # whole second -> polls set to end in it
+
+    def wait_s(
+        self,
+        asked: int | None,
+        max_s: float,
+        now: float,
+        draw: Callable[[], float] = random.random,
+    ) -> float:
+        """How long a poll that asked `asked` s (25 by default, at most `max_s`) waits."""
+        wait_s = float(min(asked if asked is not None else 25, max_s))
+        if wait_s < LONG_WAIT_S:
+            return wait_s
+        first, last = math.ceil(now + wait_s / 2), math.floor(now + wait_s) - 1
+        best = min(range(last, first - 1, -1), key=lambda second: self._ends.get(second, 0))
+        self._ends[best] = self._ends.get(best, 0) + 1
+        if len(self._ends) > 4 * max_s:
+            self._ends = {k: v for k, v in self._ends.items() if k >= now}
+        return best + draw() - now
+
+
+_poll_ends = PollEnds()
 
 
 def _json(model: type[answers.Answer], **fields: Any) -> Response:
     """The answer `model` (web/answers.py) with the server's time."""
     return jsonify(answer(model, **fields, server_time=iso(runtime().clock())))
-
-
-def long_poll_s(
-    asked: int | None, max_s: float, draw: Callable[[float, float], float] = random.uniform
-) -> float:
-    """How long an empty long poll waits: what the client asked (25 s by default), at most
-    `max_s`; a wait of `LONG_WAIT_S` or more ends at a random point of its last fifth.
-    Speakers that started together (a server restart) would otherwise all come back in the
-    same instant, every time: 1,000 answers at once stall the request loop for ~1 s."""
-    wait_s = float(min(asked if asked is not None else 25, max_s))
-    return wait_s * draw(0.8, 1.0) if wait_s >= LONG_WAIT_S else wait_s
 
 
 @bp.get("/speakers/<speaker_id>/plan")
@@ -73,7 +101,7 @@ def events(speaker_id: str) -> Response:
     require_device(speaker_id, rt.clock())
     after = payloads.query_int(request.args, "after", 0, MAX_SEQ)
     wait = payloads.query_int(request.args, "wait", 0, None)
-    wait_s = long_poll_s(wait, rt.settings.server.long_poll_max_s)
+    wait_s = _poll_ends.wait_s(wait, rt.settings.server.long_poll_max_s, time.monotonic())
     found, last = rt.service.events(speaker_id, after, wait_s)
     events = [
         answers.EventOut(

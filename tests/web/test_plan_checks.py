@@ -5,6 +5,8 @@ that end empty are spread over their last fifth."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,7 +16,7 @@ from broadcaster import service as service_module
 from broadcaster.service import STATUSES_SHARED_FROM
 from broadcaster.store import Store, TokenKind
 from tests.web.conftest import NOW
-from web.device_api import LONG_WAIT_S, long_poll_s
+from web.device_api import LONG_WAIT_S, PollEnds
 
 PLAN = "/api/v1/speakers/vehicle-01/plan"
 
@@ -77,16 +79,34 @@ def test_forgotten_plans_are_built_again(service):
 
 @pytest.mark.parametrize(
     ("asked", "max_s", "low", "high"),
-    [(None, 60, 20, 25), (25, 60, 20, 25), (120, 60, 48, 60), (5, 60, 5, 5), (0, 60, 0, 0)],
+    [(None, 60, 12.5, 25), (25, 60, 12.5, 25), (120, 60, 30, 60), (5, 60, 5, 5), (0, 60, 0, 0)],
 )
-def test_long_polls_end_in_their_last_fifth(asked, max_s, low, high):
-    assert long_poll_s(asked, max_s, lambda a, b: a) == pytest.approx(low)
-    assert long_poll_s(asked, max_s, lambda a, b: b) == pytest.approx(high)
-    assert low <= long_poll_s(asked, max_s) <= high
+def test_long_polls_end_in_their_last_half(asked, max_s, low, high):
+    ends = PollEnds()
+    for now in (1000.0, 1000.37):
+        for draw in (lambda: 0.0, lambda: 0.999, random.random):
+            assert low <= ends.wait_s(asked, max_s, now, draw) <= high
+
+
+def test_a_quiet_server_keeps_long_polls_their_full_length():
+    ends = PollEnds()
+    assert 24 <= ends.wait_s(25, 60, 1000.0) <= 25
+    assert 24 <= ends.wait_s(25, 60, 1030.0) <= 25
+
+
+def test_a_crowd_of_long_polls_started_together_ends_spread_over_the_last_half():
+    ends = PollEnds()
+    seconds = Counter(int(1000 + ends.wait_s(25, 60, 1000.0)) for _ in range(5_000))
+    assert sorted(seconds) == list(range(1013, 1025))  # 12 whole seconds, 12.5-25 s later
+    assert max(seconds.values()) - min(seconds.values()) <= 1  # ~417 a second, not 1,000
+    # The next crowd, 10 s later, fills the seconds the first left emptiest.
+    later = Counter(int(1010 + ends.wait_s(25, 60, 1010.0)) for _ in range(5_000))
+    both = seconds + later
+    assert max(both[s] for s in range(1025, 1035)) - min(both[s] for s in range(1023, 1035)) <= 1
 
 
 def test_short_long_polls_are_not_shortened():
-    assert long_poll_s(int(LONG_WAIT_S) - 1, 60) == LONG_WAIT_S - 1
+    assert PollEnds().wait_s(int(LONG_WAIT_S) - 1, 60, 1000.0) == LONG_WAIT_S - 1
 
 
 def test_many_statuses_share_one_read_that_heartbeats_keep_current(
