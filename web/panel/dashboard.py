@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from broadcaster import planning
 from broadcaster.editing import Scope
-from broadcaster.service import STATUSES_FRESH_S, STATUSES_SHARED_FROM
+from broadcaster.service import STATUSES_SHARED_FROM
 from broadcaster.store.devices import PlayCount
 from web.panel.common import local, now, page, scope
 from web.panel.i18n import _, locale
@@ -146,10 +146,11 @@ def _cooperating(parts: Iterator[str], piece: int = 16_384) -> Iterator[str]:
 
 
 # (who sees what, in which language) -> (when made, the answer): the dashboards open in a
-# county office (each polls every 2 s) share one answer a second instead of each computing
-# 1,000 rows. Only where statuses are shared that long anyway (`Service.statuses`).
+# county office (each polls every `LIVE_EVERY_S`) share one answer per poll period instead
+# of each computing 1,000 rows. Only where statuses are shared anyway (`Service.statuses`).
 _LIVE: dict[tuple[object, ...], tuple[float, dict[str, Any]]] = {}
-LIVE_FRESH_S = STATUSES_FRESH_S
+LIVE_EVERY_S = 2.0  # the page's poll period (web/static/panel.js)
+LIVE_FRESH_S = LIVE_EVERY_S
 
 
 @bp.get("/dashboard/live")
