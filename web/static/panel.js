@@ -2,6 +2,14 @@
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  // "Updated at" in the panel's language (not the browser's): 22:25:32, not 10:25:32 PM.
+  function clockNow() {
+    try {
+      return new Date().toLocaleTimeString(document.documentElement.lang || undefined, { hour12: false });
+    } catch (e) {
+      return new Date().toLocaleTimeString();
+    }
+  }
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
@@ -20,7 +28,7 @@
         .then(function (html) {
           box.innerHTML = html;
           var stamp = document.getElementById("updated");
-          if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+          if (stamp) stamp.textContent = clockNow();
           if (box.querySelector("[data-final]")) clearInterval(timer);
         })
         .catch(function () {})
@@ -54,7 +62,7 @@
           if (plan) { plan.textContent = s.sync_label; plan.classList.toggle("synced", s.synced); }
         });
         var stamp = document.getElementById("updated");
-        if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+        if (stamp) stamp.textContent = clockNow();
       }).catch(function () {}).then(function () { liveBusy = false; });
     }, 2000);
   }
