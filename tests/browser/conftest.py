@@ -111,6 +111,13 @@ class Panel(requests.Session):
         )
         return response
 
+    def default_voice(self) -> str:
+        """The voice a new message's form has chosen (picked from a list, issue 11)."""
+        page = self.get(self.url + "/messages/new", timeout=30).text
+        voice = re.search(r'<select name="voice".*?<option value="([^"]*)" selected', page, re.S)
+        assert voice, page[:300]
+        return voice.group(1)
+
     def login(self, name: str, password: str) -> Panel:
         response = self.post(
             self.url + "/login",
@@ -142,12 +149,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             f"/users/{name}", {"role": role, "password": PASSWORD, "password2": PASSWORD, **fields}
         )
     chief = Panel(srv.url).login("chief-a", PASSWORD)
-    voice = re.search(
-        r'<select name="voice".*?<option value="([^"]*)" selected',
-        chief.get(srv.url + "/messages/new").text,
-        re.S,
-    )
-    assert voice
+    voice = chief.default_voice()
     # Only admins choose ids; the admin makes village A's message and program for chief-a.
     admin.form(
         "/messages/new",
@@ -155,7 +157,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "id": "msg-a",
             "title": "甲村停水通知",
             "text": "甲村今晚八点停水。",
-            "voice": voice.group(1),
+            "voice": voice,
             "rate": "170",
             "volume": "1",
             "area": "village-a",
